@@ -1,0 +1,303 @@
+"""The sweep configuration: dataclass schemas for every group in `conf/`, and one `compose`.
+
+`compose_sweep` runs Hydra's compose API once, checks the result against the schemas (so an
+unknown key or a wrong type is an error that names it), checks names, paths and combinations,
+and returns a `Sweep`: plain, validated data that the Snakefile turns into jobs.
+This module knows nothing of torch or matplotlib; it is imported when the Snakefile is parsed.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from omegaconf import MISSING, OmegaConf, open_dict
+from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
+
+from attnviz.errors import AttnvizError
+from attnviz.views import ARCHITECTURES, VIEWS
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+DEMO_MODELS = ("minilm", "smollm2", "t5_tiny")
+LAYOUTS = ("layer_average", "heads")
+DTYPES = ("auto", "float32", "float16", "bfloat16")
+STORAGE_DTYPES = ("float16", "float32")
+DEVICES = ("auto", "cpu", "cuda")
+RESERVED_NAMES = ("models", "logs")  # folders of their own under results/
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@dataclass
+class ModelConfig:
+    """One model: exactly one of `hub_id`, `path` or `demo` says where it comes from."""
+
+    architecture: str = MISSING  # encoder | decoder | encoder_decoder
+    hub_id: Optional[str] = None  # e.g. "gpt2" or "meta-llama/Llama-3.2-1B"
+    path: Optional[str] = None  # a local folder saved with save_pretrained
+    demo: Optional[str] = None  # a packaged demo model, built into results/models/<demo>
+    revision: Optional[str] = None  # hub branch, tag or commit
+    dtype: str = "float32"
+    device: str = "auto"
+    trust_remote_code: bool = False
+
+
+@dataclass
+class PromptConfig:
+    """One prompt: a `text`, or a `question` + `context` pair; `target` for teacher forcing."""
+
+    id: str = MISSING
+    text: Optional[str] = None
+    question: Optional[str] = None
+    context: Optional[str] = None
+    target: Optional[str] = None
+
+
+@dataclass
+class PromptSetConfig:
+    description: str = ""
+    prompts: List[PromptConfig] = field(default_factory=list)
+
+
+@dataclass
+class ModeConfig:
+    """A mode is a view of the attention; it applies to models of one architecture."""
+
+    architecture: str = MISSING
+
+
+@dataclass
+class PlotConfig:
+    layouts: List[str] = field(default_factory=lambda: list(LAYOUTS))
+    num_figs_per_row: int = 4
+    cmap: str = "viridis"
+    gamma: float = 1.0  # power-norm exponent for colour; 1.0 is linear
+    ignore_first_token: bool = False
+    panel_inches: float = 3.2
+    max_labels: int = 40  # above this many tokens, label every k-th token only
+    font_size: float = 7.0
+
+
+@dataclass
+class ExtractConfig:
+    storage_dtype: str = "float16"
+    max_new_tokens: int = 8  # decoder tokens generated for an encoder-decoder prompt without target
+
+
+@dataclass
+class SweepConfig:
+    title: str = "attnviz report"
+    model: Dict[str, ModelConfig] = field(default_factory=dict)
+    prompts: Dict[str, PromptSetConfig] = field(default_factory=dict)
+    mode: Dict[str, ModeConfig] = field(default_factory=dict)
+    plot: PlotConfig = field(default_factory=PlotConfig)
+    extract: ExtractConfig = field(default_factory=ExtractConfig)
+
+
+@dataclass
+class Sweep:
+    """The validated sweep: what the Snakefile enumerates."""
+
+    config: SweepConfig
+
+    @property
+    def models(self) -> Dict[str, ModelConfig]:
+        return self.config.model
+
+    @property
+    def prompt_sets(self) -> Dict[str, PromptSetConfig]:
+        return self.config.prompts
+
+    def views(self, model: str) -> List[str]:
+        """The selected modes that fit this model's architecture, in config order."""
+        arch = self.models[model].architecture
+        return [name for name, mode in self.config.mode.items() if mode.architecture == arch]
+
+    def prompt_ids(self, prompt_set: str) -> List[str]:
+        return [p.id for p in self.prompt_sets[prompt_set].prompts]
+
+    def to_dict(self) -> dict:
+        """The whole sweep as plain containers (for rule params and provenance)."""
+        return asdict(self.config)
+
+
+WORKFLOW_KEYS = ("experiment", "overrides")
+
+
+def sweep_from_workflow_config(config: dict) -> Sweep:
+    """The sweep for a Snakemake run: `--config experiment=<name> overrides='<overrides>'`."""
+    unknown = sorted(set(config) - set(WORKFLOW_KEYS))
+    if unknown:
+        raise AttnvizError(
+            f"snakemake --config: unknown key {', '.join(unknown)}; use experiment=<name> "
+            "and/or overrides='<Hydra overrides, space separated>'"
+        )
+    overrides = config.get("overrides") or []
+    if isinstance(overrides, str):
+        overrides = shlex.split(overrides)
+    return compose_sweep([str(o) for o in overrides], config.get("experiment"))
+
+
+def model_source(model: ModelConfig, models_dir: str = "results/models") -> str:
+    """Where `from_pretrained` loads this model from: a hub id or a folder."""
+    if model.demo is not None:
+        return f"{models_dir}/{model.demo}"
+    return model.hub_id if model.hub_id is not None else str(Path(model.path).expanduser())
+
+
+def compose_sweep(
+    overrides: List[str] = (), experiment: Optional[str] = None, conf_dir: Path = CONF_DIR
+) -> Sweep:
+    """Compose `conf/config.yaml` with Hydra once, validate it, and return the sweep."""
+    from hydra import compose, initialize_config_dir
+    from hydra.errors import HydraException
+
+    overrides = list(overrides)
+    if experiment:
+        overrides.append(f"experiment={experiment}")
+    try:
+        with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
+            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+    except HydraException as exc:
+        raise AttnvizError(_explain_hydra_error(str(exc), Path(conf_dir))) from None
+    except OmegaConfBaseException as exc:
+        raise AttnvizError(f"config: {str(exc).splitlines()[0]}") from None
+    with open_dict(cfg):
+        del cfg["hydra"]
+    _check_option_files(Path(conf_dir))
+    return Sweep(_validate(cfg))
+
+
+def _explain_hydra_error(message: str, conf_dir: Path) -> str:
+    first = message.splitlines()[0]
+    missing = re.search(r"Could not (?:find|load) '([^/']+)/([^']+)'", first)
+    if missing:
+        group, option = missing.groups()
+        options = sorted(p.stem for p in (conf_dir / group).glob("*.yaml"))
+        return (
+            f"config: unknown {group} '{option}'; choose one of {', '.join(options)} "
+            f"or add conf/{group}/{option}.yaml"
+        )
+    hint = next((line for line in message.splitlines()[1:] if line.strip()), "")
+    return f"config: {first} {hint}".strip()
+
+
+def _check_option_files(conf_dir: Path) -> None:
+    """Each file of a multi-select group holds one top key, its own name (Hydra's pattern)."""
+    import yaml
+
+    for group in ("model", "prompts", "mode"):
+        for path in sorted((conf_dir / group).glob("*.yaml")):
+            keys = list((yaml.safe_load(path.read_text()) or {}).keys())
+            if keys != [path.stem]:
+                raise AttnvizError(
+                    f"config: {path} must hold one top key, '{path.stem}' (its file name), "
+                    f"not {', '.join(map(str, keys)) or 'nothing'}"
+                )
+
+
+def _validate(cfg) -> SweepConfig:
+    try:
+        merged = OmegaConf.merge(OmegaConf.structured(SweepConfig), cfg)
+        sweep: SweepConfig = OmegaConf.to_object(merged)
+    except ConfigKeyError as exc:
+        raise AttnvizError(
+            f"config: unknown key '{exc.full_key}'; fix its spelling or remove it"
+        ) from None
+    except ValidationError as exc:
+        raise AttnvizError(
+            f"config: wrong value for '{exc.full_key}': {str(exc).splitlines()[0]}"
+        ) from None
+    except OmegaConfBaseException as exc:
+        key = getattr(exc, "full_key", "")
+        raise AttnvizError(f"config: '{key}': {str(exc).splitlines()[0]}") from None
+
+    for name, model in sweep.model.items():
+        _check_model(check_name("model name", name), model)
+    for name, prompt_set in sweep.prompts.items():
+        _check_prompt_set(check_name("prompt set name", name), prompt_set)
+    for name, mode in sweep.mode.items():
+        _check_choice(f"mode.{name}.architecture", mode.architecture, ARCHITECTURES)
+        if name not in VIEWS:
+            raise AttnvizError(f"config: unknown mode '{name}'; choose from {', '.join(VIEWS)}")
+        if VIEWS[name].architecture != mode.architecture:
+            raise AttnvizError(
+                f"config: mode '{name}' is for {VIEWS[name].architecture} models, "
+                f"not {mode.architecture}; fix conf/mode/{name}.yaml"
+            )
+    for layout in sweep.plot.layouts:
+        _check_choice("plot.layouts", layout, LAYOUTS)
+    _check_choice("extract.storage_dtype", sweep.extract.storage_dtype, STORAGE_DTYPES)
+    if sweep.plot.num_figs_per_row < 1:
+        raise AttnvizError("config: plot.num_figs_per_row must be at least 1")
+    if sweep.extract.max_new_tokens < 1:
+        raise AttnvizError("config: extract.max_new_tokens must be at least 1")
+    if not sweep.model:
+        raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
+    if not sweep.prompts:
+        raise AttnvizError("config: no prompt set selected; pass e.g. overrides='prompts=[demo]'")
+    for name, model in sweep.model.items():
+        if not any(mode.architecture == model.architecture for mode in sweep.mode.values()):
+            raise AttnvizError(
+                f"config: no selected mode fits model '{name}' ({model.architecture}); "
+                f"add one of {', '.join(v for v, s in VIEWS.items() if s.architecture == model.architecture)} "
+                "to mode"
+            )
+    return sweep
+
+
+def check_name(what: str, name: str) -> str:
+    """A name that becomes a path or a wildcard: letters, digits, '_', '-', '.' only."""
+    if not _NAME.match(name) or name in RESERVED_NAMES:
+        raise AttnvizError(
+            f"{what} '{name}' cannot be used as a folder name; use letters, digits, '_', '-' "
+            f"and '.' (not first), and not {' or '.join(RESERVED_NAMES)}"
+        )
+    return name
+
+
+def _check_choice(key: str, value: str, allowed) -> None:
+    if value not in allowed:
+        raise AttnvizError(f"config: {key} is '{value}'; choose one of {', '.join(allowed)}")
+
+
+def _check_model(name: str, model: ModelConfig) -> None:
+    _check_choice(f"model.{name}.architecture", model.architecture, ARCHITECTURES)
+    _check_choice(f"model.{name}.dtype", model.dtype, DTYPES)
+    _check_choice(f"model.{name}.device", model.device, DEVICES)
+    given = [k for k in ("hub_id", "path", "demo") if getattr(model, k) is not None]
+    if len(given) != 1:
+        raise AttnvizError(
+            f"config: model '{name}' needs exactly one of hub_id, path or demo (got "
+            f"{', '.join(given) or 'none'})"
+        )
+    if model.demo is not None:
+        _check_choice(f"model.{name}.demo", model.demo, DEMO_MODELS)
+    if model.path is not None and not Path(model.path).expanduser().is_dir():
+        raise AttnvizError(
+            f"config: model '{name}': path '{model.path}' is not a folder; give the folder "
+            "written by save_pretrained, or use hub_id for a hub model"
+        )
+
+
+def _check_prompt_set(name: str, prompt_set: PromptSetConfig) -> None:
+    if not prompt_set.prompts:
+        raise AttnvizError(
+            f"config: prompt set '{name}' has no prompts; add some under prompts: in "
+            f"conf/prompts/{name}.yaml"
+        )
+    seen = set()
+    for prompt in prompt_set.prompts:
+        check_name(f"prompt id in set '{name}'", prompt.id)
+        if prompt.id in seen:
+            raise AttnvizError(f"config: prompt set '{name}' has prompt id '{prompt.id}' twice")
+        seen.add(prompt.id)
+        where = f"prompt '{prompt.id}' in set '{name}'"
+        has_pair = prompt.question is not None or prompt.context is not None
+        if has_pair == (prompt.text is not None):
+            raise AttnvizError(f"config: {where} needs either text or question + context")
+        texts = [prompt.question, prompt.context] if has_pair else [prompt.text]
+        if any(t is None or not t.strip() for t in texts):
+            raise AttnvizError(f"config: {where} has an empty text; write the prompt text")

@@ -1,0 +1,59 @@
+"""The record: the one thing that passes from extraction to figures.
+
+A record is a plain dict of tensors, strings and numbers, saved with `torch.save` and loaded
+with `torch.load(..., weights_only=True)`, so loading a cached file never runs pickled code:
+
+- `tokens`, `token_ids`, `special_tokens_mask`: the input (encoder or decoder-only side);
+- `target_tokens`, `target_token_ids`: the decoder side of an encoder-decoder model;
+- `attention`: {section: (layers, heads, q, k)} with sections `self` (encoder-only and
+  decoder-only) or `encoder`, `decoder`, `cross` (encoder-decoder);
+- `attention_scores` (a list of (1, heads, q, k), one per layer) and `tokens_list`: the keys
+  Attention-Viewer writes, sharing storage with `attention` (no extra bytes on disk);
+- `meta`: model, source, architecture, prompt, dtype, device, versions, `schema_version`.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import zipfile
+
+import torch
+
+from attnviz.atomic import atomic_path
+from attnviz.errors import AttnvizError
+
+SCHEMA_VERSION = 1
+_REQUIRED = ("tokens", "attention", "meta")
+
+
+def save_record(record: dict, path: str | os.PathLike) -> None:
+    """Write `record` to `path` atomically (a temp file renamed into place)."""
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(record, fh)  # a file object: the archive has no temp name inside
+
+
+def load_record(path: str | os.PathLike) -> dict:
+    """Load a record safely (`weights_only=True`); a bad file is an error naming it."""
+    try:
+        record = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise AttnvizError(f"record {path} does not exist; run the extraction first") from None
+    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AttnvizError(
+            f"record {path} cannot be loaded safely ({reason[:160]}); delete it and extract again"
+        ) from None
+    missing = [k for k in _REQUIRED if not isinstance(record, dict) or k not in record]
+    if missing:
+        raise AttnvizError(
+            f"record {path} lacks {', '.join(missing)}; it was not written by attnviz "
+            "(delete it and extract again)"
+        )
+    version = record["meta"].get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise AttnvizError(
+            f"record {path} has schema version {version}, this attnviz reads {SCHEMA_VERSION}; "
+            "delete it and extract again"
+        )
+    return record

@@ -1,0 +1,14 @@
+"""Snakemake adapter: draw one layout of one view of one record."""
+
+from attnviz.config import PlotConfig
+from attnviz.joblog import job_log
+from attnviz.plot import render_figure
+
+with job_log(snakemake.log[0]):
+    render_figure(
+        snakemake.input.record,
+        snakemake.wildcards.view,
+        snakemake.params.layout,
+        PlotConfig(**snakemake.params.style),
+        snakemake.output.figure,
+    )

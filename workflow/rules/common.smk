@@ -1,0 +1,69 @@
+# Helpers: the sweep (composed once per workflow run) and the paths of what it makes.
+import re
+import sys
+from dataclasses import asdict
+
+from attnviz.config import DEMO_MODELS, LAYOUTS, model_source, sweep_from_workflow_config
+from attnviz.errors import AttnvizError
+from attnviz.views import VIEWS
+
+try:
+    SWEEP = sweep_from_workflow_config(config)
+except AttnvizError as error:
+    sys.exit(f"attnviz: {error}")
+
+LAYOUT_TITLES = {"layer_average": "layer averages", "heads": "heads per layer"}
+PLOT_STYLE = {k: v for k, v in asdict(SWEEP.config.plot).items() if k != "layouts"}
+EXTRACT_SETTINGS = asdict(SWEEP.config.extract)
+
+
+wildcard_constraints:
+    model="|".join(map(re.escape, SWEEP.models)),
+    prompt_set="|".join(map(re.escape, SWEEP.prompt_sets)),
+    prompt=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
+    view="|".join(VIEWS),
+    layout="|".join(LAYOUTS),
+    demo="|".join(DEMO_MODELS),
+
+
+def record_paths(prompt_set):
+    """The records one extraction job writes: one per prompt of the set."""
+    return [
+        f"results/{{model}}/{prompt_set}/{prompt}/attention.pt"
+        for prompt in SWEEP.prompt_ids(prompt_set)
+    ]
+
+
+def prompt_params(prompt_set):
+    return [asdict(prompt) for prompt in SWEEP.prompt_sets[prompt_set].prompts]
+
+
+def model_params(wildcards):
+    return asdict(SWEEP.models[wildcards.model])
+
+
+def model_source_param(wildcards):
+    return model_source(SWEEP.models[wildcards.model])
+
+
+def model_folder(wildcards):
+    """A local model folder is an input (a demo model's comes from prepare_demo_model)."""
+    model = SWEEP.models[wildcards.model]
+    return [] if model.hub_id is not None else [model_source(model)]
+
+
+def report_items():
+    """Every figure of the sweep with its bookmarks: model > prompt set > prompt > figure."""
+    items = []
+    for model in SWEEP.models:
+        for prompt_set in SWEEP.prompt_sets:
+            for prompt in SWEEP.prompt_ids(prompt_set):
+                for view in SWEEP.views(model):
+                    for layout in SWEEP.config.plot.layouts:
+                        title = f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}"
+                        path = f"results/{model}/{prompt_set}/{prompt}/{view}/{layout}.pdf"
+                        items.append({"path": path, "bookmarks": [model, prompt_set, prompt, title]})
+    return items
+
+
+REPORT_ITEMS = report_items()

@@ -1,0 +1,22 @@
+# Extraction: one job per (model, prompt set) loads the model once and writes one record per
+# prompt. The prompts of a set are known when the sweep is composed, so each set gets a rule.
+
+
+for prompt_set in SWEEP.prompt_sets:
+
+    rule:
+        name:
+            f"extract_attention_{re.sub(r'[^A-Za-z0-9_]', '_', prompt_set)}"
+        input:
+            model=model_folder,
+        output:
+            records=record_paths(prompt_set),
+        log:
+            f"results/logs/extract_attention/{{model}}/{prompt_set}.log",
+        params:
+            model=model_params,
+            source=model_source_param,
+            prompts=prompt_params(prompt_set),
+            extract=EXTRACT_SETTINGS,
+        script:
+            "../../scripts/extract_attention.py"

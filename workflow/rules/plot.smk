@@ -1,0 +1,25 @@
+# Figures: one job per prompt x view x layout, from the record alone (no model is loaded).
+
+
+rule plot_layer_average:
+    input:
+        record="results/{model}/{prompt_set}/{prompt}/attention.pt",
+    output:
+        figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average.pdf",
+    log:
+        "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}.log",
+    params:
+        layout="layer_average",
+        style=PLOT_STYLE,
+    script:
+        "../../scripts/plot_figure.py"
+
+
+use rule plot_layer_average as plot_heads with:
+    output:
+        figure="results/{model}/{prompt_set}/{prompt}/{view}/heads.pdf",
+    log:
+        "results/logs/plot_heads/{model}/{prompt_set}/{prompt}/{view}.log",
+    params:
+        layout="heads",
+        style=PLOT_STYLE,

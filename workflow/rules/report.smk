@@ -1,0 +1,15 @@
+# The report: every figure of the sweep in one PDF with nested bookmarks.
+
+
+rule build_report:
+    input:
+        figures=[item["path"] for item in REPORT_ITEMS],
+    output:
+        report="results/report.pdf",
+    log:
+        "results/logs/build_report.log",
+    params:
+        figures=REPORT_ITEMS,
+        title=SWEEP.config.title,
+    script:
+        "../../scripts/build_report.py"
