@@ -13,6 +13,6 @@ include: "workflow/rules/report.smk"
 
 
 rule all:
+    default_target: True
     input:
         report="results/report.pdf",
-    default_target: True

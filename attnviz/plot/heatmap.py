@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from matplotlib import colormaps
@@ -18,18 +18,18 @@ def label_positions(n: int, max_labels: int) -> np.ndarray:
 
 def heatmap(
     matrix: np.ndarray,
-    row_labels: Optional[Sequence[str]] = None,
-    col_labels: Optional[Sequence[str]] = None,
+    row_labels: Sequence[str] | None = None,
+    col_labels: Sequence[str] | None = None,
     ax=None,
     *,
     causal: bool = False,
     cmap: str = "viridis",
     gamma: float = 1.0,
-    vmin: Optional[float] = None,
-    vmax: Optional[float] = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
     max_labels: int = 40,
     font_size: float = 7.0,
-    title: Optional[str] = None,
+    title: str | None = None,
     colorbar: bool = True,
 ):
     """Draw `matrix` (q, k) as an image on `ax` and return the AxesImage.
@@ -42,16 +42,21 @@ def heatmap(
 
         ax = Figure(figsize=(4, 4)).subplots()
     q, k = matrix.shape  # (q, k)
-    data = np.ma.masked_array(matrix, mask=np.triu(np.ones((q, k), bool), k=1 + k - q)) if (
-        causal
-    ) else matrix
+    data = (
+        np.ma.masked_array(matrix, mask=np.triu(np.ones((q, k), bool), k=1 + k - q))
+        if (causal)
+        else matrix
+    )
     lo = float(np.min(matrix)) if vmin is None else vmin
     hi = float(np.max(matrix)) if vmax is None else vmax
     hi = hi if hi > lo else lo + 1e-9
     norm = Normalize(lo, hi) if gamma == 1.0 else PowerNorm(gamma, vmin=lo, vmax=hi)
     image = ax.imshow(
-        data, cmap=colormaps[cmap].with_extremes(bad="white"), norm=norm,
-        interpolation="nearest", aspect="auto",
+        data,
+        cmap=colormaps[cmap].with_extremes(bad="white"),
+        norm=norm,
+        interpolation="nearest",
+        aspect="auto",
     )
     for axis, labels, n in ((ax.xaxis, col_labels, k), (ax.yaxis, row_labels, q)):
         ticks = label_positions(n, max_labels)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from typing import Iterator, List, Optional
+from collections.abc import Iterator
 
 import matplotlib
 from matplotlib.backends.backend_pdf import PdfPages
@@ -36,10 +36,16 @@ def panel_grid(n_panels: int, data: ViewData, style: PlotConfig, title: str):
     height = top + rows * side + (rows - 1) * gap_y + labels
     fig = Figure(figsize=(width, height))
     axes = fig.subplots(
-        rows, cols, squeeze=False,
+        rows,
+        cols,
+        squeeze=False,
         gridspec_kw=dict(
-            left=labels / width, right=1 - 0.75 / width, bottom=labels / height,
-            top=1 - top / height, wspace=gap_x / side, hspace=gap_y / side,
+            left=labels / width,
+            right=1 - 0.75 / width,
+            bottom=labels / height,
+            top=1 - top / height,
+            wspace=gap_x / side,
+            hspace=gap_y / side,
         ),
     ).ravel()
     for ax in axes[n_panels:]:
@@ -52,8 +58,16 @@ def panel_grid(n_panels: int, data: ViewData, style: PlotConfig, title: str):
 
 def _draw(ax, matrix, data: ViewData, style: PlotConfig, title: str):
     return heatmap(
-        matrix, data.row_tokens, data.col_tokens, ax, causal=data.causal, cmap=style.cmap,
-        gamma=style.gamma, max_labels=style.max_labels, font_size=style.font_size, title=title,
+        matrix,
+        data.row_tokens,
+        data.col_tokens,
+        ax,
+        causal=data.causal,
+        cmap=style.cmap,
+        gamma=style.gamma,
+        max_labels=style.max_labels,
+        font_size=style.font_size,
+        title=title,
     )
 
 
@@ -76,7 +90,7 @@ def head_figures(data: ViewData, style: PlotConfig, title: str) -> Iterator[Figu
         yield fig
 
 
-def layout_figures(layout: str, data: ViewData, style: PlotConfig, title: str) -> List[Figure]:
+def layout_figures(layout: str, data: ViewData, style: PlotConfig, title: str) -> list[Figure]:
     if layout == "layer_average":
         return [layer_average_figure(data, style, title)]
     if layout == "heads":
@@ -84,7 +98,7 @@ def layout_figures(layout: str, data: ViewData, style: PlotConfig, title: str) -
     raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
 
 
-def save_pdf(figures, path: str | os.PathLike, title: Optional[str] = None) -> None:
+def save_pdf(figures, path: str | os.PathLike, title: str | None = None) -> None:
     """Write figures as the pages of one PDF, atomically and byte-reproducibly."""
     metadata = {"Creator": "attnviz", "Producer": "attnviz", "CreationDate": None}
     if title:

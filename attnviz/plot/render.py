@@ -16,7 +16,10 @@ def figure_title(record: dict, view: str) -> str:
 
 
 def render_figure(
-    record_path: str | os.PathLike, view: str, layout: str, style: PlotConfig,
+    record_path: str | os.PathLike,
+    view: str,
+    layout: str,
+    style: PlotConfig,
     out_path: str | os.PathLike,
 ) -> None:
     """Draw `layout` of `view` from the record at `record_path` into the PDF `out_path`."""

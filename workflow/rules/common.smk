@@ -3,7 +3,12 @@ import re
 import sys
 from dataclasses import asdict
 
-from attnviz.config import DEMO_MODELS, LAYOUTS, model_source, sweep_from_workflow_config
+from attnviz.config import (
+    DEMO_MODELS,
+    LAYOUTS,
+    model_source,
+    sweep_from_workflow_config,
+)
 from attnviz.errors import AttnvizError
 from attnviz.views import VIEWS
 
@@ -12,6 +17,7 @@ try:
 except AttnvizError as error:
     sys.exit(f"attnviz: {error}")
 
+CONDA_ENV = "../envs/attnviz.yaml"  # relative to the rule files
 LAYOUT_TITLES = {"layer_average": "layer averages", "heads": "heads per layer"}
 PLOT_STYLE = {k: v for k, v in asdict(SWEEP.config.plot).items() if k != "layouts"}
 EXTRACT_SETTINGS = asdict(SWEEP.config.extract)
@@ -61,8 +67,15 @@ def report_items():
                 for view in SWEEP.views(model):
                     for layout in SWEEP.config.plot.layouts:
                         title = f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}"
-                        path = f"results/{model}/{prompt_set}/{prompt}/{view}/{layout}.pdf"
-                        items.append({"path": path, "bookmarks": [model, prompt_set, prompt, title]})
+                        path = (
+                            f"results/{model}/{prompt_set}/{prompt}/{view}/{layout}.pdf"
+                        )
+                        items.append(
+                            {
+                                "path": path,
+                                "bookmarks": [model, prompt_set, prompt, title],
+                            }
+                        )
     return items
 
 

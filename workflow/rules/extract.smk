@@ -13,6 +13,8 @@ for prompt_set in SWEEP.prompt_sets:
             records=record_paths(prompt_set),
         log:
             f"results/logs/extract_attention/{{model}}/{prompt_set}.log",
+        conda:
+            CONDA_ENV
         params:
             model=model_params,
             source=model_source_param,

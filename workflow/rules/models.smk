@@ -6,5 +6,7 @@ rule prepare_demo_model:
         model=directory("results/models/{demo}"),
     log:
         "results/logs/prepare_demo_model/{demo}.log",
+    conda:
+        CONDA_ENV
     script:
         "../../scripts/prepare_demo_model.py"

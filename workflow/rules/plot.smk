@@ -8,6 +8,8 @@ rule plot_layer_average:
         figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average.pdf",
     log:
         "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}.log",
+    conda:
+        CONDA_ENV
     params:
         layout="layer_average",
         style=PLOT_STYLE,

