@@ -125,7 +125,7 @@ class Sweep:
 WORKFLOW_KEYS = ("experiment", "overrides")
 
 
-def sweep_from_workflow_config(config: dict) -> Sweep:
+def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep:
     """The sweep for a Snakemake run: `--config experiment=<name> overrides='<overrides>'`."""
     unknown = sorted(set(config) - set(WORKFLOW_KEYS))
     if unknown:
@@ -136,7 +136,7 @@ def sweep_from_workflow_config(config: dict) -> Sweep:
     overrides = config.get("overrides") or []
     if isinstance(overrides, str):
         overrides = shlex.split(overrides)
-    return compose_sweep([str(o) for o in overrides], config.get("experiment"))
+    return compose_sweep([str(o) for o in overrides], config.get("experiment"), conf_dir)
 
 
 def model_source(model: ModelConfig, models_dir: str = "results/models") -> str:

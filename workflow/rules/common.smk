@@ -2,6 +2,7 @@
 import re
 import sys
 from dataclasses import asdict
+from pathlib import Path
 
 from attnviz.config import (
     DEMO_MODELS,
@@ -13,7 +14,7 @@ from attnviz.errors import AttnvizError
 from attnviz.views import VIEWS
 
 try:
-    SWEEP = sweep_from_workflow_config(config)
+    SWEEP = sweep_from_workflow_config(config, Path(workflow.basedir) / "conf")
 except AttnvizError as error:
     sys.exit(f"attnviz: {error}")
 

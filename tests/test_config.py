@@ -1,0 +1,103 @@
+"""The sweep configuration: composition, schemas, and one-line errors for bad input."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+
+from attnviz.config import CONF_DIR, compose_sweep, sweep_from_workflow_config
+from attnviz.errors import AttnvizError
+
+
+def test_default_sweep_is_three_demo_models_with_fitting_modes():
+    sweep = compose_sweep()
+    assert list(sweep.models) == ["minilm", "smollm2", "t5_tiny"]
+    assert list(sweep.prompt_sets) == ["demo"]
+    assert sweep.views("minilm") == ["self_attention"]
+    assert sweep.views("smollm2") == ["full_sequence"]
+    assert sweep.views("t5_tiny") == [
+        "encoder_self_attention",
+        "decoder_self_attention",
+        "cross_attention",
+    ]
+    assert sweep.models["minilm"].trust_remote_code is False
+    assert sweep.config.plot.layouts == ["layer_average", "heads"]
+
+
+def test_experiment_and_overrides_change_the_sweep():
+    sweep = sweep_from_workflow_config(
+        {"experiment": "smoke", "overrides": "plot.num_figs_per_row=3 model=[t5_tiny]"}
+    )
+    assert list(sweep.models) == ["t5_tiny"]
+    assert list(sweep.prompt_sets) == ["tiny"]
+    assert sweep.config.plot.num_figs_per_row == 3
+    assert sweep.config.plot.layouts == ["layer_average"]
+
+
+def test_hub_and_path_models_are_accepted(tmp_path):
+    sweep = compose_sweep(
+        [
+            f"+model.local.path={tmp_path}",
+            "+model.local.architecture=decoder",
+            "+model.hub.hub_id=org/name",
+            "+model.hub.architecture=encoder",
+            "+model.hub.revision=abc123",
+        ]
+    )
+    assert sweep.models["local"].path == str(tmp_path)
+    assert sweep.models["hub"].revision == "abc123"
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        (["model=[nope]"], "unknown model 'nope'; choose one of gpt2, minilm, smollm2, t5_tiny"),
+        (["+model.minilm.colour=red"], "unknown key 'model.minilm.colour'"),
+        (["+plot.colour=red"], "unknown key 'plot.colour'"),
+        (["plot.num_figs_per_row=many"], "wrong value for 'plot.num_figs_per_row'"),
+        (["prompts.demo.prompts=[]"], "prompt set 'demo' has no prompts"),
+        (
+            ["+model.x.path=/no/such/dir", "+model.x.architecture=decoder"],
+            "path '/no/such/dir' is not a folder",
+        ),
+        (
+            ["+model.x.hub_id=gpt2", "+model.x.demo=minilm", "+model.x.architecture=decoder"],
+            "exactly one of hub_id, path or demo",
+        ),
+        (["+model.x.hub_id=gpt2", "+model.x.architecture=rnn"], "architecture is 'rnn'"),
+        (["model.minilm.device=tpu"], "device is 'tpu'"),
+        (["experiment=nope"], "unknown experiment 'nope'"),
+        (["mode=[self_attention]"], "no selected mode fits model 'smollm2'"),
+        (["plot.layouts=[spiral]"], "plot.layouts is 'spiral'"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(overrides, message):
+    with pytest.raises(AttnvizError) as err:
+        compose_sweep(overrides)
+    text = str(err.value)
+    assert "\n" not in text and text.startswith("config:")
+    assert message in text
+
+
+def test_empty_prompt_text_is_an_error():
+    with pytest.raises(AttnvizError, match="prompt 'x' in set 'demo' has an empty text"):
+        compose_sweep(["prompts.demo.prompts=[{id: x, text: '  '}]"])
+
+
+def test_prompt_ids_become_safe_folder_names():
+    with pytest.raises(AttnvizError, match="cannot be used as a folder name"):
+        compose_sweep(["prompts.demo.prompts=[{id: ../etc, text: hi}]"])
+
+
+def test_unknown_snakemake_config_key_is_an_error():
+    with pytest.raises(AttnvizError, match="unknown key experimnet"):
+        sweep_from_workflow_config({"experimnet": "smoke"})
+
+
+def test_option_file_must_be_keyed_by_its_name(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    (conf / "model" / "copy.yaml").write_text("minilm:\n  architecture: encoder\n  demo: minilm\n")
+    with pytest.raises(AttnvizError, match="must hold one top key, 'copy'"):
+        compose_sweep(conf_dir=conf)

@@ -1,0 +1,63 @@
+"""The report: figures merged behind a cover, with bookmarks model > set > prompt > figure."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.figure import Figure
+from pypdf import PdfReader
+
+from attnviz.errors import AttnvizError
+from attnviz.plot import save_pdf
+from attnviz.report import ReportEntry, build_report
+
+
+def figure_pdf(path, pages):
+    save_pdf([Figure(figsize=(2, 2)) for _ in range(pages)], path)
+    return str(path)
+
+
+def outline_tree(reader):
+    def walk(items):
+        tree, last = [], None
+        for item in items:
+            if isinstance(item, list):
+                tree[-1] = (last, walk(item))
+            else:
+                last = item.title
+                tree.append((last, []))
+        return tree
+
+    return walk(reader.outline)
+
+
+def test_report_merges_figures_with_nested_bookmarks(tmp_path):
+    entries = [
+        ReportEntry(figure_pdf(tmp_path / "a.pdf", 1), ("m1", "set", "p1", "Self: averages")),
+        ReportEntry(figure_pdf(tmp_path / "b.pdf", 3), ("m1", "set", "p1", "Self: heads")),
+        ReportEntry(figure_pdf(tmp_path / "c.pdf", 1), ("m2", "set", "p1", "Self: averages")),
+    ]
+    build_report(entries, tmp_path / "report.pdf", "My sweep")
+    reader = PdfReader(tmp_path / "report.pdf")
+    assert len(reader.pages) == 1 + 1 + 3 + 1
+    assert outline_tree(reader) == [
+        ("Cover", []),
+        ("m1", [("set", [("p1", [("Self: averages", []), ("Self: heads", [])])])]),
+        ("m2", [("set", [("p1", [("Self: averages", [])])])]),
+    ]
+    heads = reader.outline[1 + 1][1][1][1]  # m1 > set > p1 > heads
+    assert reader.get_destination_page_number(heads) == 2
+    assert "My sweep" in reader.pages[0].extract_text()
+
+
+@pytest.mark.parametrize("damage", ["missing", "garbage"])
+def test_bad_figure_names_it_and_leaves_no_report(tmp_path, damage):
+    bad = tmp_path / "bad.pdf"
+    if damage == "garbage":
+        bad.write_bytes(b"not a pdf at all")
+    entries = [ReportEntry(str(bad), ("m", "s", "p", "f"))]
+    with pytest.raises(AttnvizError, match="bad.pdf"):
+        build_report(entries, tmp_path / "report.pdf", "t")
+    assert not (tmp_path / "report.pdf").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == (
+        ["bad.pdf"] if damage == "garbage" else []
+    )

@@ -1,0 +1,111 @@
+"""The pipeline end to end: a real Snakemake run on real demo models, ending in a report."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from pypdf import PdfReader
+
+from conftest import MODELS_DIR, REPO
+
+SMOKE = ["experiment=smoke", "overrides=plot.layouts=[layer_average,heads]"]
+
+
+def snakemake(workdir, *args, config=()):
+    """Run the repository's workflow in `workdir` (demo models shared through a symlink)."""
+    (workdir / "results").mkdir(exist_ok=True)
+    link = workdir / "results" / "models"
+    if not link.exists():
+        link.symlink_to(MODELS_DIR, target_is_directory=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--cores",
+        "2",
+        *args,
+    ]
+    if config:
+        cmd += ["--config", *config]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory, demo_model_dir):
+    for name in ("minilm", "t5_tiny"):
+        demo_model_dir(name)
+    workdir = tmp_path_factory.mktemp("sweep")
+    run = snakemake(workdir, config=SMOKE)
+    assert run.returncode == 0, run.stderr[-3000:]
+    return workdir
+
+
+def test_report_holds_every_figure_with_bookmarks(smoke):
+    reader = PdfReader(smoke / "results" / "report.pdf")
+    # cover + minilm (6 layers: 1 average page + 6 head pages)
+    # + t5_tiny 3 views x (4 layers: 1 average page + 4 head pages)
+    assert len(reader.pages) == 1 + (1 + 6) + 3 * (1 + 4)
+    titles = [item.title for item in reader.outline if not isinstance(item, list)]
+    assert titles == ["Cover", "minilm", "t5_tiny"]
+    minilm = reader.outline[2]  # children of "minilm": [set, [prompt, [figures]]]
+    assert minilm[0].title == "tiny" and minilm[1][0].title == "cat"
+    assert [f.title for f in minilm[1][1]] == [
+        "Self-attention: layer averages",
+        "Self-attention: heads per layer",
+    ]
+    t5_figures = [f.title for f in reader.outline[4][1][1]]
+    assert t5_figures[0] == "Encoder self-attention: layer averages"
+    assert t5_figures[-1] == "Cross-attention: heads per layer"
+    assert len(t5_figures) == 6
+
+
+def test_records_are_cached_per_prompt_and_load_safely(smoke):
+    for model, section, layers in (("minilm", "self", 6), ("t5_tiny", "cross", 4)):
+        path = smoke / "results" / model / "tiny" / "cat" / "attention.pt"
+        record = torch.load(path, weights_only=True)
+        assert record["attention"][section].shape[0] == layers
+        assert record["meta"]["model"] == model and record["meta"]["prompt_id"] == "cat"
+
+
+def test_every_job_writes_a_log(smoke):
+    logs = smoke / "results" / "logs"
+    assert (logs / "extract_attention" / "minilm" / "tiny.log").is_file()
+    assert (logs / "plot_heads" / "t5_tiny" / "tiny" / "cat" / "cross_attention.log").is_file()
+    assert (logs / "build_report.log").is_file()
+
+
+def test_second_run_has_nothing_to_do(smoke):
+    run = snakemake(smoke, "--dry-run", config=SMOKE)
+    assert run.returncode == 0
+    assert "Nothing to be done" in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        (["overrides=model=[nope]"], "unknown model 'nope'"),
+        (
+            ["overrides=+model.mine.path=/no/such/model +model.mine.architecture=decoder"],
+            "path '/no/such/model' is not a folder",
+        ),
+        (
+            ["experiment=smoke", "overrides=prompts.tiny.prompts=[]"],
+            "prompt set 'tiny' has no prompts",
+        ),
+        (["overrides=+plot.colour=red"], "unknown key 'plot.colour'"),
+        (["colour=red"], "unknown key colour"),
+    ],
+)
+def test_bad_input_stops_before_any_job(tmp_path, config, message):
+    run = snakemake(tmp_path, config=config)
+    assert run.returncode != 0
+    lines = [line for line in run.stderr.splitlines() if line.startswith("attnviz:")]
+    assert len(lines) == 1 and message in lines[0], run.stderr[-2000:]
+    assert [p.name for p in (tmp_path / "results").iterdir()] == ["models"]  # nothing written
