@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import re
 import shlex
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from omegaconf import MISSING, OmegaConf, open_dict
+from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from attnviz.errors import AttnvizError
@@ -117,10 +117,6 @@ class Sweep:
     def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
 
-    def to_dict(self) -> dict:
-        """The whole sweep as plain containers (for rule params and provenance)."""
-        return asdict(self.config)
-
 
 WORKFLOW_KEYS = ("experiment", "overrides")
 
@@ -158,13 +154,11 @@ def compose_sweep(
         overrides.append(f"experiment={experiment}")
     try:
         with initialize_config_dir(config_dir=str(Path(conf_dir).resolve()), version_base=None):
-            cfg = compose("config", overrides=overrides, return_hydra_config=True)
+            cfg = compose("config", overrides=overrides)
     except HydraException as exc:
         raise AttnvizError(_explain_hydra_error(str(exc), Path(conf_dir))) from None
     except OmegaConfBaseException as exc:
         raise AttnvizError(f"config: {str(exc).splitlines()[0]}") from None
-    with open_dict(cfg):
-        del cfg["hydra"]
     _check_option_files(Path(conf_dir))
     return Sweep(_validate(cfg))
 
