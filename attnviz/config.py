@@ -45,13 +45,18 @@ class ModelConfig:
 
 @dataclass
 class PromptConfig:
-    """One prompt: a `text`, or a `question` + `context` pair; `target` for teacher forcing."""
+    """One prompt: a `text`, or a `question` + `context` pair (encoder models).
+
+    `target`: the decoder side of an encoder-decoder model, teacher-forced; `max_new_tokens`:
+    tokens to generate after the text (decoder models; encoder-decoder models without target).
+    """
 
     id: str = MISSING
     text: str | None = None
     question: str | None = None
     context: str | None = None
     target: str | None = None
+    max_new_tokens: int | None = None
 
 
 @dataclass
@@ -81,8 +86,17 @@ class PlotConfig:
 
 @dataclass
 class ExtractConfig:
-    storage_dtype: str = "float16"
-    max_new_tokens: int = 8  # decoder tokens generated for an encoder-decoder prompt without target
+    """How attention is taken and what of it is kept."""
+
+    storage_dtype: str = "float16"  # float16 | float32
+    layers: list[int] | None = None  # layer indices to keep (negative: from the end); null: all
+    heads: list[int] | None = None  # head indices to keep; null: all
+    head_mean: bool = False  # keep only the mean over the kept heads
+    special_tokens: str = "keep"  # keep | drop ([CLS], <s>, ... rows and columns)
+    max_new_tokens: int = 8  # encoder-decoder prompts without target and without their own
+    do_sample: bool = False  # greedy by default; sampling is seeded
+    seed: int = 0
+    truncate: bool = False  # cut prompts longer than the model's positions instead of failing
 
 
 @dataclass
@@ -109,10 +123,24 @@ class Sweep:
     def prompt_sets(self) -> dict[str, PromptSetConfig]:
         return self.config.prompts
 
-    def views(self, model: str) -> list[str]:
-        """The selected modes that fit this model's architecture, in config order."""
+    def views(self, model: str, prompt: PromptConfig | None = None) -> list[str]:
+        """The selected modes that fit this model's architecture (and, given a prompt, that
+        have something to show for it: generation views need generated tokens)."""
         arch = self.models[model].architecture
-        return [name for name, mode in self.config.mode.items() if mode.architecture == arch]
+        generates = prompt is not None and prompt.max_new_tokens is not None
+        return [
+            name
+            for name, mode in self.config.mode.items()
+            if mode.architecture == arch
+            and (prompt is None or generates or not VIEWS[name].needs_generation)
+        ]
+
+    def pairs(self):
+        """(model, prompt set, prompt) for every prompt of every set, for every model."""
+        for model in self.models:
+            for set_name, prompt_set in self.prompt_sets.items():
+                for prompt in prompt_set.prompts:
+                    yield model, set_name, prompt
 
     def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
@@ -181,6 +209,28 @@ def views_for(architecture: str) -> list[str]:
     return [name for name, spec in VIEWS.items() if spec.architecture == architecture]
 
 
+def check_prompt_fits(prompt: PromptConfig, architecture: str) -> None:
+    """A prompt asks only for what a model of this architecture can do."""
+    where = f"prompt '{prompt.id}'"
+    if prompt.text is None and architecture != "encoder":
+        raise AttnvizError(
+            f"{where} is a question/context pair, which needs an encoder model; "
+            "give it a text instead (or leave this model out of its prompt set's sweep)"
+        )
+    if prompt.target is not None and architecture != "encoder_decoder":
+        raise AttnvizError(
+            f"{where} has a target text, which only an encoder-decoder model reads; "
+            "remove target or use such a model"
+        )
+    if prompt.max_new_tokens is not None and architecture == "encoder":
+        raise AttnvizError(
+            f"{where} asks to generate {prompt.max_new_tokens} tokens, but an encoder-only "
+            "model does not generate; remove max_new_tokens or use a decoder model"
+        )
+    if prompt.max_new_tokens is not None and prompt.max_new_tokens < 1:
+        raise AttnvizError(f"{where}: max_new_tokens must be at least 1")
+
+
 def _check_option_files(conf_dir: Path) -> None:
     """Each file of a multi-select group holds one top key, its own name (Hydra's pattern)."""
     import yaml
@@ -227,6 +277,7 @@ def _validate(cfg) -> SweepConfig:
     for layout in sweep.plot.layouts:
         _check_choice("plot.layouts", layout, LAYOUTS)
     _check_choice("extract.storage_dtype", sweep.extract.storage_dtype, STORAGE_DTYPES)
+    _check_choice("extract.special_tokens", sweep.extract.special_tokens, ("keep", "drop"))
     if sweep.plot.num_figs_per_row < 1:
         raise AttnvizError("config: plot.num_figs_per_row must be at least 1")
     if sweep.extract.max_new_tokens < 1:
@@ -236,6 +287,12 @@ def _validate(cfg) -> SweepConfig:
     if not sweep.prompts:
         raise AttnvizError("config: no prompt set selected; pass e.g. overrides='prompts=[demo]'")
     for name, model in sweep.model.items():
+        for set_name, prompt_set in sweep.prompts.items():
+            for prompt in prompt_set.prompts:
+                try:
+                    check_prompt_fits(prompt, model.architecture)
+                except AttnvizError as exc:
+                    raise AttnvizError(f"config: model '{name}', set '{set_name}': {exc}") from None
         if not any(mode.architecture == model.architecture for mode in sweep.mode.values()):
             raise AttnvizError(
                 f"config: no selected mode fits model '{name}' ({model.architecture}); "

@@ -1,20 +1,30 @@
-"""Running a model on prompts and capturing the attention it computes, as records."""
+"""Running a model on prompts and capturing the attention it computes, as records.
+
+One record per prompt. Generation (decoder models with `max_new_tokens`, encoder-decoder models
+without a target) runs first without capture; then one forward pass over the whole sequence
+is captured layer by layer (attnviz.capture). With causal attention, row i of that pass is
+exactly what the model computed for token i while generating, so every view of a generated
+prompt (source, generated -> source, generated) comes from one record.
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import asdict
+from pathlib import Path
 
 import torch
 import transformers
 
 import attnviz
-from attnviz.config import ExtractConfig, ModelConfig, PromptConfig
+from attnviz.capture import AttentionCapture, Selection
+from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
 from attnviz.models import load_model
-from attnviz.record import SCHEMA_VERSION, save_record
+from attnviz.record import SCHEMA_VERSION, load_record, save_record
 
 _STORAGE = {"float16": torch.float16, "float32": torch.float32}
 _SPACE_MARKERS = ("Ġ", "▁")  # byte-level BPE and SentencePiece word starts
@@ -35,6 +45,45 @@ def display_tokens(tokenizer, ids: Sequence[int]) -> list[str]:
     return labels
 
 
+def decoded_offsets(tokenizer, ids: Sequence[int]) -> tuple[str, list[list[int]]]:
+    """The text `ids` decode to, and each token's [start, end) characters in it."""
+    offsets, previous = [], ""
+    for i in range(len(ids)):
+        text = tokenizer.decode(list(ids[: i + 1]))
+        offsets.append([len(previous), len(text)])
+        previous = text
+    return previous, offsets
+
+
+def max_positions(model) -> int | None:
+    """How many positions the model's embeddings have (None: relative positions, no limit)."""
+    config = model.config
+    for key in ("max_position_embeddings", "n_positions", "max_target_positions"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def _encode(tokenizer, model, prompt: PromptConfig, new_tokens: int, truncate: bool):
+    """Tokenize the prompt; longer than the model's positions is an error unless `truncate`."""
+    texts = (prompt.text,) if prompt.text is not None else (prompt.question, prompt.context)
+    options = dict(return_tensors="pt", return_special_tokens_mask=True)
+    if getattr(tokenizer, "is_fast", False):
+        options["return_offsets_mapping"] = True
+    encoded = tokenizer(*texts, **options)
+    limit = max_positions(model)
+    length = encoded["input_ids"].shape[1]
+    if limit is not None and length + new_tokens > limit:
+        if not truncate:
+            raise AttnvizError(
+                f"prompt '{prompt.id}' has {length} tokens (+{new_tokens} to generate), more "
+                f"than the model's {limit} positions; shorten it or set extract.truncate: true"
+            )
+        encoded = tokenizer(*texts, truncation=True, max_length=limit - new_tokens, **options)
+    return encoded
+
+
 def extract_record(
     model,
     tokenizer,
@@ -44,107 +93,183 @@ def extract_record(
     meta: dict,
 ) -> dict:
     """Run `model` on one prompt and return its record (see attnviz.record)."""
-    storage = _STORAGE[settings.storage_dtype]
+    check_prompt_fits(prompt, architecture)
     device = next(model.parameters()).device
-    if prompt.text is None and architecture != "encoder":
-        raise AttnvizError(
-            f"prompt '{prompt.id}' is a question/context pair, which needs an encoder model; "
-            "give it a text instead"
-        )
-    if prompt.target is not None and architecture != "encoder_decoder":
-        raise AttnvizError(
-            f"prompt '{prompt.id}' has a target text, which only an encoder-decoder model reads; "
-            "remove target or use such a model"
-        )
-    texts = (prompt.text,) if prompt.text is not None else (prompt.question, prompt.context)
-    encoded = tokenizer(*texts, return_tensors="pt", return_special_tokens_mask=True)
+    if architecture == "encoder_decoder" and prompt.target is None:
+        new_tokens = prompt.max_new_tokens or settings.max_new_tokens
+    else:
+        new_tokens = prompt.max_new_tokens or 0
+    encoded = _encode(tokenizer, model, prompt, new_tokens, settings.truncate)
     ids = encoded["input_ids"].to(device)  # (1, n)
     mask = encoded["attention_mask"].to(device)
-    record = {
-        "tokens": display_tokens(tokenizer, ids[0].tolist()),
-        "token_ids": ids[0].cpu(),
-        "special_tokens_mask": encoded["special_tokens_mask"][0].bool(),
-        "segments": _segments(encoded, prompt),
-    }
+    special = encoded["special_tokens_mask"][0].bool()  # (n,)
+    offsets = encoded["offset_mapping"][0].tolist() if "offset_mapping" in encoded else None
+    segments = {}
+    if prompt.question is not None:
+        segments["question_end"] = encoded.sequence_ids(0).index(1)
+    record: dict = {}
     with torch.no_grad():
         if architecture == "encoder_decoder":
-            target = _decoder_input(model, tokenizer, prompt, ids, mask, settings)  # (1, t)
-            out = model(
-                input_ids=ids,
-                attention_mask=mask,
-                decoder_input_ids=target,
-                output_attentions=True,
+            target = _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings)
+            target_special = _special_mask(tokenizer, target[0])
+            positions = _positions(settings, special, target_special)
+            inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=target)
+            text, target_offsets = decoded_offsets(tokenizer, target[0].tolist())
+            keep_target = positions.get("decoder", (None, None))[0]
+            record.update(
+                _side("target_", tokenizer, target[0], target_special, target_offsets, keep_target)
             )
-            attention = {
-                "encoder": _stack(out.encoder_attentions, storage),
-                "decoder": _stack(out.decoder_attentions, storage),
-                "cross": _stack(out.cross_attentions, storage),
-            }
-            record["target_tokens"] = display_tokens(tokenizer, target[0].tolist())
-            record["target_token_ids"] = target[0].cpu()
+            record["target_text"] = text
         else:
-            kwargs = (
-                {"token_type_ids": encoded["token_type_ids"].to(device)}
-                if (architecture == "encoder" and "token_type_ids" in encoded)
-                else {}
-            )
-            out = model(input_ids=ids, attention_mask=mask, output_attentions=True, **kwargs)
-            attention = {"self": _stack(out.attentions, storage)}
-    main = attention["encoder" if architecture == "encoder_decoder" else "self"]
-    record["attention"] = attention
+            if new_tokens:
+                ids = _generate(model, ids, mask, new_tokens, settings)  # (1, n + generated)
+                mask = torch.ones_like(ids)
+                generated = ids[0, len(special) :]
+                segments["source_end"] = len(special)
+                text, gen_offsets = decoded_offsets(tokenizer, generated.tolist())
+                record["generated_text"] = text
+                special = torch.cat([special, _special_mask(tokenizer, generated)])
+                offsets = (offsets or [[0, 0]] * segments["source_end"]) + gen_offsets
+            positions = _positions(settings, special)
+            inputs = dict(input_ids=ids, attention_mask=mask)
+            if architecture == "encoder" and "token_type_ids" in encoded:
+                inputs["token_type_ids"] = encoded["token_type_ids"].to(device)
+        selection = Selection(
+            settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
+        )
+        with AttentionCapture(model, architecture, selection, positions) as capture:
+            model(**inputs, output_attentions=True)  # the hooks take each layer's weights
+    keep = positions.get("encoder" if architecture == "encoder_decoder" else "self", (None,))[0]
+    record.update(_side("", tokenizer, ids[0], special, offsets, keep))
+    record["segments"] = _kept_segments(segments, keep)
+    main = capture.attention["encoder" if architecture == "encoder_decoder" else "self"]
+    record["attention"] = capture.attention
+    record["layers"], record["heads"] = capture.layers, capture.heads
     record["attention_scores"] = [layer.unsqueeze(0) for layer in main]  # (1, heads, q, k) each
     record["tokens_list"] = record["tokens"]
-    layers, heads = main.shape[:2]
     record["meta"] = {
         **meta,
+        **_model_meta(model, tokenizer, architecture, device),
         "schema_version": SCHEMA_VERSION,
-        "architecture": architecture,
-        "model_type": model.config.model_type,
-        "tokenizer": type(tokenizer).__name__,
         "prompt_id": prompt.id,
         "prompt": asdict(prompt),
-        "prompt_sha256": hashlib.sha256(
-            json.dumps(asdict(prompt), sort_keys=True).encode()
-        ).hexdigest(),
-        "storage_dtype": settings.storage_dtype,
+        "prompt_sha256": _sha256(asdict(prompt)),
+        "settings": {**asdict(settings), "max_new_tokens": new_tokens},
+    }
+    return record
+
+
+def _side(prefix, tokenizer, ids, special, offsets, keep) -> dict:
+    """Tokens of one side (input, or `target_`) at the kept positions (None: all)."""
+    index = keep if keep is not None else torch.arange(len(ids))
+    side = {
+        f"{prefix}tokens": [display_tokens(tokenizer, ids.tolist())[i] for i in index.tolist()],
+        f"{prefix}token_ids": ids.cpu()[index],
+        f"{prefix}special_tokens_mask": special[index],
+    }
+    if offsets is not None:
+        side[f"{prefix}offsets"] = torch.tensor(offsets, dtype=torch.long).reshape(-1, 2)[index]
+    return side
+
+
+def _special_mask(tokenizer, ids: torch.Tensor) -> torch.Tensor:
+    special = set(tokenizer.all_special_ids)
+    return torch.tensor([i in special for i in ids.tolist()], dtype=torch.bool)
+
+
+def _positions(settings: ExtractConfig, source_special, target_special=None) -> dict:
+    """Row and column indices kept per section (None: all) when special tokens are dropped."""
+    if settings.special_tokens == "keep":
+        return {}
+    src = torch.nonzero(~source_special).flatten()
+    if target_special is None:
+        return {"self": (src, src)}
+    tgt = torch.nonzero(~target_special).flatten()
+    return {"encoder": (src, src), "decoder": (tgt, tgt), "cross": (tgt, src)}
+
+
+def _kept_segments(segments: dict, keep) -> dict:
+    """Segment boundaries counted in kept tokens."""
+    if keep is None:
+        return segments
+    return {name: int((keep < end).sum()) for name, end in segments.items()}
+
+
+def _generate(model, ids, mask, new_tokens: int, settings: ExtractConfig) -> torch.Tensor:
+    """Greedy (or seeded sampling) continuation; returns the whole sequence (1, n + new)."""
+    options = dict(max_new_tokens=new_tokens, do_sample=settings.do_sample)
+    if settings.do_sample:
+        torch.manual_seed(settings.seed)
+    pad = getattr(model.generation_config, "pad_token_id", None)
+    if pad is None:
+        options["pad_token_id"] = model.generation_config.eos_token_id
+    return model.generate(input_ids=ids, attention_mask=mask, **options)
+
+
+def _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings) -> torch.Tensor:
+    """The decoder side: the target text shifted right, or generated tokens."""
+    if prompt.target is not None:
+        labels = tokenizer(text_target=prompt.target, return_tensors="pt")["input_ids"]
+        return model.prepare_decoder_input_ids_from_labels(labels=labels.to(ids.device))
+    return _generate(model, ids, mask, new_tokens, settings)
+
+
+def _model_meta(model, tokenizer, architecture: str, device: torch.device) -> dict:
+    config = model.config
+    return {
+        "architecture": architecture,
+        "model_type": config.model_type,
+        "name_or_path": str(getattr(config, "name_or_path", "")),
+        "commit_hash": getattr(config, "_commit_hash", None),
+        "tokenizer": f"{type(tokenizer).__name__}:{len(tokenizer)}",
         "model_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
         "device": device.type,
-        "num_layers": int(layers),
-        "num_heads": int(heads),
         "versions": {
             "attnviz": attnviz.__version__,
             "torch": str(torch.__version__),
             "transformers": str(transformers.__version__),
         },
     }
+
+
+def _sha256(value) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def weights_sha256(folder: str | os.PathLike) -> str | None:
+    """A hash of a local model folder's weight files (None for a hub id)."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        return None
+    digest = hashlib.sha256()
+    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
+        digest.update(path.name.encode())
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 24), b""):
+                digest.update(block)
+    return digest.hexdigest()
+
+
+def request_sha256(meta: dict, prompt: PromptConfig, settings: ExtractConfig) -> str:
+    """What a record was made from: model identity, prompt and settings. A cached record is
+    reused only if its request hash equals the new request's."""
+    identity = {k: meta.get(k) for k in ("source", "revision", "weights_sha256")}
+    return _sha256({"model": identity, "prompt": asdict(prompt), "settings": asdict(settings)})
+
+
+def cached_record(path: str | os.PathLike, request: str) -> dict | None:
+    """The record at `path` if it is whole, safe and made from the same request; else None."""
+    if not os.path.exists(path):
+        return None
+    try:
+        record = load_record(path)
+    except AttnvizError as exc:
+        print(f"attnviz: not reusing {path}: {exc}")
+        return None
+    if record["meta"].get("request_sha256") != request:
+        print(f"attnviz: not reusing {path}: it was made from another model, prompt or settings")
+        return None
     return record
-
-
-def _stack(per_layer, storage: torch.dtype) -> torch.Tensor:
-    """The model's per-layer (1, heads, q, k) attentions as one (layers, heads, q, k) tensor."""
-    if not per_layer or any(a is None for a in per_layer):
-        raise AttnvizError(
-            "the model returned no attention weights; load it with attn_implementation='eager'"
-        )
-    return torch.stack([a[0].to(device="cpu", dtype=storage) for a in per_layer])
-
-
-def _segments(encoded, prompt: PromptConfig) -> dict:
-    """Where the question ends in a question/context pair: the first context token."""
-    if prompt.question is None:
-        return {}
-    return {"question_end": encoded.sequence_ids(0).index(1)}
-
-
-def _decoder_input(model, tokenizer, prompt, ids, mask, settings) -> torch.Tensor:
-    """The decoder side: the target text shifted right, or greedily generated tokens."""
-    if prompt.target is not None:
-        labels = tokenizer(text_target=prompt.target, return_tensors="pt")["input_ids"]
-        return model.prepare_decoder_input_ids_from_labels(labels=labels.to(ids.device))
-    n = settings.max_new_tokens
-    return model.generate(
-        input_ids=ids, attention_mask=mask, max_new_tokens=n, min_new_tokens=n, do_sample=False
-    )
 
 
 def extract_prompt_set(
@@ -155,14 +280,28 @@ def extract_prompt_set(
     settings: ExtractConfig,
     outputs: Sequence[str],
 ) -> None:
-    """Load the model once and write one record per prompt to `outputs` (same order)."""
+    """Load the model once and write one record per prompt to `outputs` (same order);
+    a record already there from the same request is kept."""
     from tqdm import tqdm
 
     if len(prompts) != len(outputs):
         raise AttnvizError(f"{len(prompts)} prompts but {len(outputs)} output paths")
+    meta = {
+        "model": name,
+        "source": source,
+        "revision": model_cfg.revision,
+        "weights_sha256": weights_sha256(source) if model_cfg.hub_id is None else None,
+    }
+    requests = [request_sha256(meta, p, settings) for p in prompts]
+    todo = [
+        (p, path, req)
+        for p, path, req in zip(prompts, outputs, requests, strict=True)
+        if cached_record(path, req) is None
+    ]
+    if not todo:
+        return
     model, tokenizer = load_model(model_cfg, source, name)
-    meta = {"model": name, "source": source, "revision": model_cfg.revision}
-    progress = tqdm(prompts, desc=f"extract {name}", unit="prompt")
-    for prompt, path in zip(progress, outputs, strict=True):
+    for prompt, path, request in tqdm(todo, desc=f"extract {name}", unit="prompt"):
         record = extract_record(model, tokenizer, prompt, model_cfg.architecture, settings, meta)
+        record["meta"]["request_sha256"] = request
         save_record(record, path)

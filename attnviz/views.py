@@ -23,11 +23,33 @@ class ViewSpec:
     cols: str
     causal: bool  # upper triangle is masked by the model
     title: str
+    row_part: str = "all"  # all | source | generated (decoder generation)
+    col_part: str = "all"
+
+    @property
+    def needs_generation(self) -> bool:
+        return self.row_part != "all" or self.col_part != "all"
 
 
 VIEWS = {
     "self_attention": ViewSpec("encoder", "self", "tokens", "tokens", False, "Self-attention"),
     "full_sequence": ViewSpec("decoder", "self", "tokens", "tokens", True, "Full sequence"),
+    "self_attention_source": ViewSpec(
+        "decoder", "self", "tokens", "tokens", True, "Source self-attention", "source", "source"
+    ),
+    "generated_to_source": ViewSpec(
+        "decoder", "self", "tokens", "tokens", False, "Generated to source", "generated", "source"
+    ),
+    "self_attention_generated": ViewSpec(
+        "decoder",
+        "self",
+        "tokens",
+        "tokens",
+        True,
+        "Generated self-attention",
+        "generated",
+        "generated",
+    ),
     "encoder_self_attention": ViewSpec(
         "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder self-attention"
     ),
@@ -45,6 +67,18 @@ VIEWS = {
 }
 
 
+def _part(record: dict, part: str, view: str) -> slice:
+    if part == "all":
+        return slice(None)
+    end = record.get("segments", {}).get("source_end")
+    if end is None:
+        raise AttnvizError(
+            f"view '{view}' needs generated tokens, but prompt "
+            f"'{record['meta'].get('prompt_id')}' generated none; give it max_new_tokens"
+        )
+    return slice(None, end) if part == "source" else slice(end, None)
+
+
 @dataclass
 class ViewData:
     """What a layout draws: attention of every layer and head, with its labels."""
@@ -54,6 +88,8 @@ class ViewData:
     col_tokens: list[str]
     causal: bool
     title: str
+    layers: list[int]  # the model's layer index of each stored layer
+    heads: list[str]  # the label of each stored head ("3", or "mean")
 
 
 def view_data(record: dict, view: str, ignore_first_token: bool = False) -> ViewData:
@@ -67,8 +103,14 @@ def view_data(record: dict, view: str, ignore_first_token: bool = False) -> View
             f"view '{view}' is for {spec.architecture} models but this record is from a "
             f"{arch} model; choose a {arch} view"
         )
-    attention = record["attention"][spec.section].float().numpy()  # (layers, heads, q, k)
-    rows, cols = list(record[spec.rows]), list(record[spec.cols])
+    rows_at, cols_at = _part(record, spec.row_part, view), _part(record, spec.col_part, view)
+    attention = record["attention"][spec.section][:, :, rows_at, cols_at]  # (layers, heads, q, k)
+    attention = attention.float().numpy()
+    rows, cols = list(record[spec.rows])[rows_at], list(record[spec.cols])[cols_at]
     if ignore_first_token:
         attention, rows, cols = attention[:, :, 1:, 1:], rows[1:], cols[1:]
-    return ViewData(attention, rows, cols, spec.causal, spec.title)
+    layers = record.get("layers", {}).get(spec.section) or list(range(attention.shape[0]))
+    heads = [str(h) for h in record.get("heads", {}).get(spec.section, range(attention.shape[1]))]
+    if record["meta"].get("settings", {}).get("head_mean"):
+        heads = ["mean"]
+    return ViewData(attention, rows, cols, spec.causal, spec.title, list(layers), heads)

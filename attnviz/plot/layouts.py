@@ -75,18 +75,18 @@ def layer_average_figure(data: ViewData, style: PlotConfig, title: str) -> Figur
     """One panel per layer, each the mean over that layer's heads."""
     layers = data.attention.shape[0]
     fig, axes = panel_grid(layers, data, style, f"{title}: mean over heads")
-    for layer, ax in enumerate(axes):
-        _draw(ax, data.attention[layer].mean(axis=0), data, style, f"layer {layer}")
+    for i, ax in enumerate(axes):
+        _draw(ax, data.attention[i].mean(axis=0), data, style, f"layer {data.layers[i]}")
     return fig
 
 
 def head_figures(data: ViewData, style: PlotConfig, title: str) -> Iterator[Figure]:
     """One page per layer, one panel per head."""
     layers, heads = data.attention.shape[:2]  # (layers, heads, q, k)
-    for layer in range(layers):
+    for i, layer in enumerate(data.layers[:layers]):
         fig, axes = panel_grid(heads, data, style, f"{title}: layer {layer}")
-        for head, ax in enumerate(axes):
-            _draw(ax, data.attention[layer, head], data, style, f"layer {layer}, head {head}")
+        for j, ax in enumerate(axes):
+            _draw(ax, data.attention[i, j], data, style, f"layer {layer}, head {data.heads[j]}")
         yield fig
 
 

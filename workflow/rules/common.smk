@@ -62,21 +62,13 @@ def model_folder(wildcards):
 def report_items():
     """Every figure of the sweep with its bookmarks: model > prompt set > prompt > figure."""
     items = []
-    for model in SWEEP.models:
-        for prompt_set in SWEEP.prompt_sets:
-            for prompt in SWEEP.prompt_ids(prompt_set):
-                for view in SWEEP.views(model):
-                    for layout in SWEEP.config.plot.layouts:
-                        title = f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}"
-                        path = (
-                            f"results/{model}/{prompt_set}/{prompt}/{view}/{layout}.pdf"
-                        )
-                        items.append(
-                            {
-                                "path": path,
-                                "bookmarks": [model, prompt_set, prompt, title],
-                            }
-                        )
+    for model, prompt_set, prompt in SWEEP.pairs():
+        for view in SWEEP.views(model, prompt):
+            for layout in SWEEP.config.plot.layouts:
+                path = f"results/{model}/{prompt_set}/{prompt.id}/{view}/{layout}.pdf"
+                title = f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}"
+                bookmarks = [model, prompt_set, prompt.id, title]
+                items.append({"path": path, "bookmarks": bookmarks})
     return items
 
 
