@@ -1,4 +1,4 @@
-"""What attnviz stores equals what the model computes, for each demo architecture."""
+"""What attnviz stores equals what the model computes: six architectures, every mode."""
 
 from __future__ import annotations
 
@@ -9,14 +9,58 @@ import transformers
 from attnviz.config import ExtractConfig, PromptConfig
 from attnviz.errors import AttnvizError
 from attnviz.extract import display_tokens, extract_record
+from attnviz.views import view_data
+from conftest import ARCHITECTURES
 
 TEXT = "The quick brown fox jumps over the lazy dog.\nIt was not amused."
+AUTO = {
+    "encoder": "AutoModel",
+    "decoder": "AutoModelForCausalLM",
+    "encoder_decoder": "AutoModelForSeq2SeqLM",
+}
+ALL_MODELS = list(ARCHITECTURES)
 
 
-def reference_model(path, auto_class):
-    """The model loaded by plain transformers, eager attention: the ground truth."""
-    model = getattr(transformers, auto_class).from_pretrained(path, attn_implementation="eager")
-    return model.eval(), transformers.AutoTokenizer.from_pretrained(path)
+@pytest.fixture(scope="session")
+def reference(model_dir):
+    """Return a function: name -> the model loaded by plain transformers, eager attention."""
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            auto = getattr(transformers, AUTO[ARCHITECTURES[name]])
+            model = auto.from_pretrained(model_dir(name), attn_implementation="eager")
+            cache[name] = model.eval()
+        return cache[name]
+
+    return get
+
+
+def reference_attention(model, record) -> dict:
+    """The model's own `output_attentions` on the record's tokens, per section."""
+    ids = record["token_ids"].unsqueeze(0)
+    with torch.no_grad():
+        if "target_token_ids" in record:
+            out = model(
+                input_ids=ids,
+                decoder_input_ids=record["target_token_ids"].unsqueeze(0),
+                output_attentions=True,
+            )
+            per_section = {
+                "encoder": out.encoder_attentions,
+                "decoder": out.decoder_attentions,
+                "cross": out.cross_attentions,
+            }
+        else:
+            per_section = {"self": model(input_ids=ids, output_attentions=True).attentions}
+    return {k: torch.stack([layer[0] for layer in v]) for k, v in per_section.items()}
+
+
+def extract(demo_model, name, prompt, **settings):
+    model, tokenizer = demo_model(name)
+    return extract_record(
+        model, tokenizer, prompt, ARCHITECTURES[name], ExtractConfig(**settings), {"model": name}
+    )
 
 
 def assert_rows_are_distributions(attention, atol):
@@ -24,82 +68,149 @@ def assert_rows_are_distributions(attention, atol):
     torch.testing.assert_close(sums, torch.ones_like(sums), atol=atol, rtol=0)
 
 
-@pytest.mark.parametrize("storage, atol", [("float32", 1e-6), ("float16", 1e-3)])
-@pytest.mark.parametrize(
-    "name, architecture, auto_class",
-    [("minilm", "encoder", "AutoModel"), ("smollm2", "decoder", "AutoModelForCausalLM")],
-)
-def test_self_attention_equals_model_output(
-    demo_model, demo_model_dir, name, architecture, auto_class, storage, atol
-):
-    model, tokenizer = demo_model(name)
-    prompt = PromptConfig(id="p", text=TEXT)
-    record = extract_record(model, tokenizer, prompt, architecture, ExtractConfig(storage), {})
+def assert_causal(attention):
+    q, k = attention.shape[-2:]
+    upper = torch.triu(torch.ones(q, k, dtype=torch.bool), diagonal=1 + k - q)
+    assert (attention[..., upper] == 0).all()  # exactly zero, not small
 
-    ref_model, ref_tok = reference_model(demo_model_dir(name), auto_class)
-    inputs = ref_tok(TEXT, return_tensors="pt")
-    with torch.no_grad():
-        expected = torch.stack(
-            [a[0] for a in ref_model(**inputs, output_attentions=True).attentions]
-        )
 
-    got = record["attention"]["self"]  # (layers, heads, q, k)
-    assert got.dtype == getattr(torch, storage)
-    assert got.shape == expected.shape
-    torch.testing.assert_close(got.float(), expected, atol=atol, rtol=0)
-    assert_rows_are_distributions(got, atol=10 * atol)
-    assert record["token_ids"].tolist() == inputs["input_ids"][0].tolist()
-    assert len(record["tokens"]) == got.shape[-1]
-    if architecture == "decoder":
-        upper = torch.triu(torch.ones(got.shape[-2:], dtype=torch.bool), diagonal=1)
-        assert (got[..., upper] == 0).all()  # causal cells are exactly zero
+@pytest.mark.parametrize("storage, atol", [("float16", 1e-3), ("float32", 1e-5)])
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_every_layer_equals_the_models_own_attention(demo_model, reference, name, storage, atol):
+    record = extract(demo_model, name, PromptConfig(id="p", text=TEXT), storage_dtype=storage)
+    expected = reference_attention(reference(name), record)
+    assert set(record["attention"]) == set(expected)
+    for section, got in record["attention"].items():
+        assert got.dtype == getattr(torch, storage)
+        assert got.shape == expected[section].shape
+        torch.testing.assert_close(got.float(), expected[section], atol=atol, rtol=0)
+        assert_rows_are_distributions(got, atol=10 * atol)
+        if section in ("decoder",) or (section == "self" and ARCHITECTURES[name] == "decoder"):
+            assert_causal(got)
+    if "cross" in record["attention"]:  # (target, source)
+        cross = record["attention"]["cross"]
+        assert cross.shape[-2:] == (len(record["target_tokens"]), len(record["tokens"]))
+    main = record["attention"].get("self", record["attention"].get("encoder"))
+    assert len(record["tokens"]) == main.shape[-1] == len(record["offsets"])
     # Attention-Viewer's keys: one (1, heads, n, n) tensor per layer, and the tokens.
-    assert len(record["attention_scores"]) == got.shape[0]
-    assert torch.equal(record["attention_scores"][3][0], got[3])
+    assert len(record["attention_scores"]) == main.shape[0]
+    assert torch.equal(record["attention_scores"][-1][0], main[-1])
     assert record["tokens_list"] == record["tokens"]
 
 
-@pytest.mark.parametrize("target", [None, "Der schnelle braune Fuchs."])
-def test_encoder_decoder_attention_equals_model_output(demo_model, demo_model_dir, target):
-    model, tokenizer = demo_model("t5_tiny")
-    prompt = PromptConfig(id="p", text=TEXT, target=target)
-    settings = ExtractConfig("float32", max_new_tokens=6)
-    record = extract_record(model, tokenizer, prompt, "encoder_decoder", settings, {})
-
-    ref_model, ref_tok = reference_model(demo_model_dir("t5_tiny"), "AutoModelForSeq2SeqLM")
-    inputs = ref_tok(TEXT, return_tensors="pt")
-    decoder_ids = record["target_token_ids"].unsqueeze(0)
-    if target is None:  # greedy generation of exactly max_new_tokens after the start token
-        assert decoder_ids.shape[1] == 1 + 6
-        assert decoder_ids[0, 0] == ref_model.config.decoder_start_token_id
-    else:  # teacher forcing: the target shifted right
-        labels = ref_tok(text_target=target, return_tensors="pt")["input_ids"]
-        assert decoder_ids[0, 1:].tolist() == labels[0, :-1].tolist()
+@pytest.mark.parametrize("name", ["smollm2", "gpt2_tiny", "llama_tiny"])
+def test_generated_rows_equal_per_step_generate(demo_model, name):
+    model, tokenizer = demo_model(name)
+    prompt = PromptConfig(id="g", text="The capital of France is", max_new_tokens=5)
+    record = extract_record(
+        model, tokenizer, prompt, "decoder", ExtractConfig("float32"), {"model": name}
+    )
+    source = record["segments"]["source_end"]
+    ids = tokenizer(prompt.text, return_tensors="pt")["input_ids"]
+    assert source == ids.shape[1]
     with torch.no_grad():
-        out = ref_model(**inputs, decoder_input_ids=decoder_ids, output_attentions=True)
-    n, t = inputs["input_ids"].shape[1], decoder_ids.shape[1]
-    for section, expected, shape in (
-        ("encoder", out.encoder_attentions, (4, 4, n, n)),
-        ("decoder", out.decoder_attentions, (4, 4, t, t)),
-        ("cross", out.cross_attentions, (4, 4, t, n)),  # (target, source)
-    ):
-        got = record["attention"][section]
-        assert got.shape == shape
-        torch.testing.assert_close(got, torch.stack([a[0] for a in expected]), atol=1e-6, rtol=0)
-        assert_rows_are_distributions(got, atol=1e-5)
-    upper = torch.triu(torch.ones(t, t, dtype=torch.bool), diagonal=1)
-    assert (record["attention"]["decoder"][..., upper] == 0).all()
-    assert len(record["target_tokens"]) == t
+        steps = model.generate(
+            ids,
+            max_new_tokens=5,
+            do_sample=False,
+            output_attentions=True,
+            return_dict_in_generate=True,
+            pad_token_id=tokenizer.pad_token_id or 0,
+        )
+    assert record["token_ids"].tolist() == steps.sequences[0].tolist()
+    generated = len(record["tokens"]) - source
+    assert generated == steps.sequences.shape[1] - source
+    to_source = view_data(record, "generated_to_source").attention  # (layers, heads, gen, src)
+    assert to_source.shape[2:] == (generated, source)
+    for step in range(1, generated):  # step s feeds generated token s-1 as the query
+        per_step = torch.stack([layer[0, :, -1] for layer in steps.attentions[step]])
+        torch.testing.assert_close(
+            torch.from_numpy(to_source[:, :, step - 1]), per_step[..., :source], atol=1e-4, rtol=0
+        )
+    prompt_rows = torch.stack([layer[0] for layer in steps.attentions[0]])  # step 0: the prompt
+    source_view = view_data(record, "self_attention_source").attention
+    torch.testing.assert_close(torch.from_numpy(source_view), prompt_rows, atol=1e-4, rtol=0)
+    assert view_data(record, "self_attention_generated").attention.shape[2:] == (
+        generated,
+        generated,
+    )
+
+
+@pytest.mark.parametrize("name", ["t5_tiny", "bart_tiny"])
+def test_generated_decoder_rows_equal_per_step_generate(demo_model, name):
+    model, tokenizer = demo_model(name)
+    prompt = PromptConfig(id="g", text=TEXT, max_new_tokens=4)
+    record = extract_record(
+        model, tokenizer, prompt, "encoder_decoder", ExtractConfig("float32"), {"model": name}
+    )
+    ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        steps = model.generate(
+            ids,
+            max_new_tokens=4,
+            do_sample=False,
+            output_attentions=True,
+            return_dict_in_generate=True,
+        )
+    assert record["target_token_ids"].tolist() == steps.sequences[0].tolist()
+    for step in range(len(steps.cross_attentions)):  # step s feeds decoder token s
+        cross = torch.stack([layer[0, :, -1] for layer in steps.cross_attentions[step]])
+        torch.testing.assert_close(
+            record["attention"]["cross"][:, :, step], cross, atol=1e-5, rtol=0
+        )
+        own = torch.stack([layer[0, :, -1] for layer in steps.decoder_attentions[step]])
+        torch.testing.assert_close(
+            record["attention"]["decoder"][:, :, step, : step + 1], own, atol=1e-5, rtol=0
+        )
+
+
+def test_teacher_forcing_uses_the_target_shifted_right(demo_model):
+    model, tokenizer = demo_model("t5_tiny")
+    prompt = PromptConfig(id="t", text=TEXT, target="Der schnelle braune Fuchs.")
+    record = extract_record(model, tokenizer, prompt, "encoder_decoder", ExtractConfig(), {})
+    labels = tokenizer(text_target=prompt.target, return_tensors="pt")["input_ids"][0]
+    decoder = record["target_token_ids"]
+    assert decoder[0] == model.config.decoder_start_token_id
+    assert decoder[1:].tolist() == labels[:-1].tolist()
 
 
 def test_question_context_records_the_boundary(demo_model):
-    model, tokenizer = demo_model("minilm")
     prompt = PromptConfig(id="qc", question="Where is Paris?", context="Paris is in France.")
-    record = extract_record(model, tokenizer, prompt, "encoder", ExtractConfig(), {})
+    record = extract(demo_model, "minilm", prompt)
     tokens, end = record["tokens"], record["segments"]["question_end"]
     assert tokens[:end] == ["[CLS]", "where", "is", "paris", "?", "[SEP]"]
     assert tokens[end:] == ["paris", "is", "in", "france", ".", "[SEP]"]
     assert record["special_tokens_mask"].tolist() == [t in ("[CLS]", "[SEP]") for t in tokens]
+    model, tokenizer = demo_model("minilm")  # segment ids reach the model: BERT uses them
+    inputs = tokenizer(prompt.question, prompt.context, return_tensors="pt")
+    with torch.no_grad():
+        expected = torch.stack([a[0] for a in model(**inputs, output_attentions=True).attentions])
+    torch.testing.assert_close(record["attention"]["self"].float(), expected, atol=1e-3, rtol=0)
+
+
+def test_chosen_layers_heads_and_head_mean(demo_model):
+    prompt = PromptConfig(id="p", text=TEXT)
+    full = extract(demo_model, "smollm2", prompt, storage_dtype="float32")["attention"]["self"]
+    some = extract(demo_model, "smollm2", prompt, layers=[0, -1], heads=[1, 7])
+    assert some["layers"] == {"self": [0, 29]} and some["heads"] == {"self": [1, 7]}
+    torch.testing.assert_close(
+        some["attention"]["self"].float(), full[[0, 29]][:, [1, 7]], atol=1e-3, rtol=0
+    )
+    mean = extract(demo_model, "smollm2", prompt, head_mean=True)["attention"]["self"]
+    assert mean.shape == (30, 1, *full.shape[-2:])
+    torch.testing.assert_close(mean.float(), full.mean(1, keepdim=True), atol=1e-3, rtol=0)
+
+
+def test_special_tokens_dropped(demo_model):
+    prompt = PromptConfig(id="qc", question="Where is Paris?", context="Paris is in France.")
+    full = extract(demo_model, "minilm", prompt, storage_dtype="float32")
+    dropped = extract(demo_model, "minilm", prompt, storage_dtype="float32", special_tokens="drop")
+    keep = [i for i, t in enumerate(full["tokens"]) if t not in ("[CLS]", "[SEP]")]
+    assert dropped["tokens"] == [full["tokens"][i] for i in keep]
+    assert dropped["segments"]["question_end"] == 4  # where is paris ?
+    torch.testing.assert_close(
+        dropped["attention"]["self"], full["attention"]["self"][:, :, keep][:, :, :, keep]
+    )
 
 
 def test_display_tokens_strip_word_markers(demo_model):
@@ -108,14 +219,71 @@ def test_display_tokens_strip_word_markers(demo_model):
     assert display_tokens(tokenizer, ids) == ["Hello", "world", "\\n", "again"]
 
 
+def test_a_model_loaded_with_sdpa_is_captured_and_restored(model_dir):
+    path = model_dir("llama_tiny")
+    model = transformers.AutoModelForCausalLM.from_pretrained(path, attn_implementation="sdpa")
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    record = extract_record(
+        model, tokenizer, PromptConfig(id="p", text=TEXT), "decoder", ExtractConfig("float32"), {}
+    )
+    assert model.config._attn_implementation == "sdpa"
+    model.set_attn_implementation("eager")
+    expected = reference_attention(model, record)["self"]
+    torch.testing.assert_close(record["attention"]["self"], expected, atol=1e-5, rtol=0)
+
+
+def test_capture_leaves_no_layer_for_transformers_to_keep(demo_model):
+    from attnviz.capture import AttentionCapture, Selection
+
+    model, tokenizer = demo_model("smollm2")
+    ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
+    with torch.no_grad(), AttentionCapture(model, "decoder", Selection()) as capture:
+        out = model(input_ids=ids, output_attentions=True)
+    assert out.attentions == ()  # each layer's fp32 weights died with the layer
+    assert capture.attention["self"].shape == (30, 9, ids.shape[1], ids.shape[1])
+    assert all(
+        not m._forward_hooks
+        for m in model.modules()
+        if "Attention" in type(m).__name__
+        and any(h for h in m._forward_hooks.values() if h.__name__ == "take")
+    )
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+def test_a_dynamically_quantised_model_works(model_dir):
+    path = model_dir("minilm")
+    model = transformers.AutoModel.from_pretrained(path, attn_implementation="eager").eval()
+    quantised = torch.ao.quantization.quantize_dynamic(model, {torch.nn.Linear}, torch.qint8)
+    tokenizer = transformers.AutoTokenizer.from_pretrained(path)
+    record = extract_record(
+        quantised,
+        tokenizer,
+        PromptConfig(id="p", text=TEXT),
+        "encoder",
+        ExtractConfig("float32"),
+        {},
+    )
+    expected = reference_attention(quantised, record)["self"]
+    torch.testing.assert_close(record["attention"]["self"], expected, atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize(
-    "name, architecture, prompt, message",
+    "name, prompt, settings, message",
     [
-        ("smollm2", "decoder", PromptConfig(id="x", question="q?", context="c."), "encoder"),
-        ("minilm", "encoder", PromptConfig(id="x", text="a", target="b"), "target"),
+        ("smollm2", PromptConfig(id="x", question="q?", context="c."), {}, "encoder model"),
+        ("minilm", PromptConfig(id="x", text="a", target="b"), {}, "target"),
+        ("minilm", PromptConfig(id="x", text="a", max_new_tokens=3), {}, "does not generate"),
+        ("minilm", PromptConfig(id="x", text="word " * 600), {}, "more than the model's 512"),
+        ("minilm", PromptConfig(id="x", text="a b"), {"layers": [6]}, "layer index 6"),
+        ("smollm2", PromptConfig(id="x", text="a b"), {"heads": [-10]}, "head index -10"),
     ],
 )
-def test_prompts_a_model_cannot_read_are_refused(demo_model, name, architecture, prompt, message):
-    model, tokenizer = demo_model(name)
-    with pytest.raises(AttnvizError, match=message):
-        extract_record(model, tokenizer, prompt, architecture, ExtractConfig(), {})
+def test_bad_input_is_a_one_line_error(demo_model, name, prompt, settings, message):
+    with pytest.raises(AttnvizError, match=message) as err:
+        extract(demo_model, name, prompt, **settings)
+    assert "\n" not in str(err.value)
+
+
+def test_truncation_when_asked(demo_model):
+    record = extract(demo_model, "minilm", PromptConfig(id="x", text="word " * 600), truncate=True)
+    assert len(record["tokens"]) == 512 and record["tokens"][-1] == "[SEP]"
