@@ -241,12 +241,13 @@ def test_capture_leaves_no_layer_for_transformers_to_keep(demo_model):
         out = model(input_ids=ids, output_attentions=True)
     assert out.attentions == ()  # each layer's fp32 weights died with the layer
     assert capture.attention["self"].shape == (30, 9, ids.shape[1], ids.shape[1])
-    assert all(
-        not m._forward_hooks
+    leftover = [
+        hook
         for m in model.modules()
-        if "Attention" in type(m).__name__
-        and any(h for h in m._forward_hooks.values() if h.__name__ == "take")
-    )
+        for hook in m._forward_hooks.values()
+        if getattr(hook, "__name__", "") == "take"
+    ]
+    assert leftover == []  # the hooks are gone after the block
 
 
 @pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
