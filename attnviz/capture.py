@@ -8,17 +8,64 @@ reduced (layers, heads, tokens kept) and copied into a preallocated tensor of th
 as soon as the layer finishes, and `None` is handed on in their place, so no layer's weights
 outlive that layer. Models are switched to eager attention for the capture (sdpa and flash
 attention compute no weights) and switched back afterwards.
+
+Where a model computes attention through transformers' attention interface (every built-in
+model of transformers 5), the capture goes further: it registers an implementation, "attnviz",
+that runs the model family's own `eager_attention_forward` on chunks of query rows (slicing the
+mask and any position bias the same way), so not even one layer's (heads, q, k) fp32 weights
+exist at once, only a chunk of rows; the numbers are those of eager attention.
 """
 
 from __future__ import annotations
 
+import contextvars
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
 from torch import nn
+from transformers import AttentionInterface
+from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
 from attnviz.errors import AttnvizError
+
+CHUNK_BYTES = 64 * 2**20  # fp32 attention rows computed at once, per layer
+_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("attnviz_capture", default=None)
+
+
+def _rows(value, start: int, end: int, q: int):
+    """Rows start:end of a per-row tensor (mask, position bias: (batch, h, q, k)), else as is."""
+    if isinstance(value, torch.Tensor) and value.dim() == 4 and value.shape[2] == q:
+        return value[:, :, start:end]
+    return value
+
+
+def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs):
+    """The module family's own eager attention on chunks of query rows (attention rows are
+    independent); each chunk's weights go to the active capture as soon as they exist."""
+    eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    capture = _ACTIVE.get()
+    if eager is None or capture is None:
+        raise AttnvizError(
+            f"{type(module).__name__} has no eager_attention_forward to run in chunks; "
+            "load the model with attn_implementation='eager'"
+        )
+    batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
+    step = max(1, CHUNK_BYTES // (4 * batch * heads * key.shape[2]))
+    outputs = []
+    for start in range(0, q, step):
+        end = min(q, start + step)
+        part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
+        mask = _rows(attention_mask, start, end, q)
+        out, weights = eager(module, query[:, :, start:end], key, value, mask, **part)
+        capture.take(module, weights[0], start, q)  # (heads, rows, k)
+        outputs.append(out)  # (batch, rows, heads, head_dim)
+    return torch.cat(outputs, dim=1), None
+
+
+AttentionInterface.register("attnviz", chunked_eager_attention)
+AttentionMaskInterface.register("attnviz", ALL_MASK_ATTENTION_FUNCTIONS["eager"])
 
 
 @dataclass
@@ -90,11 +137,11 @@ def attention_sites(model, architecture: str) -> list[Site]:
 
 
 class AttentionCapture:
-    """Capture the attention of every site during the forward passes run inside `with`.
+    """Capture the attention of every site during the forward pass run inside `with`.
 
     `positions` maps a section to (row indices, column indices) to keep, or None for all.
     After the block, `attention` maps each section to a (layers, heads, q, k) tensor on the CPU
-    (heads is 1 with `head_mean`).
+    (heads is 1 with `head_mean`), `layers` and `heads` to the indices kept.
     """
 
     def __init__(self, model, architecture: str, selection: Selection, positions=None):
@@ -105,9 +152,11 @@ class AttentionCapture:
         self.attention: dict[str, torch.Tensor] = {}
         self.layers: dict[str, list[int]] = {}  # section -> layer indices kept
         self.heads: dict[str, list[int]] = {}  # section -> head indices kept
+        self._layer: dict[int, tuple[str, int]] = {}  # id(module) -> (section, layer index)
+        self._filled: set[tuple[str, int]] = set()
         self._handles = []
-        self._seen: dict[str, int] = {}
         self._implementation = None
+        self._token = None
 
     def __enter__(self):
         if not self.sites:
@@ -115,66 +164,82 @@ class AttentionCapture:
                 f"{type(self.model).__name__} declares no attention modules to capture "
                 "(_can_record_outputs); load it with transformers >= 5 built-in code"
             )
-        config = self.model.config
-        if getattr(config, "_attn_implementation", "eager") != "eager":
-            self._implementation = config._attn_implementation
-            self.model.set_attn_implementation("eager")  # sdpa/flash compute no weights
         counts: dict[str, int] = {}
         for site in self.sites:
-            counts[site.section] = counts.get(site.section, 0) + 1
+            layer = counts[site.section] = counts.get(site.section, 0) + 1
+            for module in site.module.modules():  # the site and the attention inside it
+                self._layer[id(module)] = (site.section, layer - 1)
         self.layers = {
             section: _resolve(self.selection.layers, n, "layer", section)
             for section, n in counts.items()
         }
         for site in self.sites:
-            hook = self._hook(site)
-            self._handles.append(site.module.register_forward_hook(hook, prepend=True))
+            self._handles.append(site.module.register_forward_hook(self._hook(site), prepend=True))
+        self._implementation = self.model.config._attn_implementation
+        self.model.set_attn_implementation("attnviz")
+        self._token = _ACTIVE.set(self)
         return self
 
     def __exit__(self, *exc):
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        if self._implementation is not None:
-            self.model.set_attn_implementation(self._implementation)
+        _ACTIVE.reset(self._token)
+        self.model.set_attn_implementation(self._implementation)
+        if exc[0] is None:
+            missing = [
+                f"{section} layer {layer}"
+                for section, layers in self.layers.items()
+                for layer in layers
+                if (section, layer) not in self._filled
+            ]
+            if missing:
+                raise AttnvizError(
+                    f"no attention weights came from {', '.join(missing[:3])}; the model does "
+                    "not compute them (load it with attn_implementation='eager')"
+                )
         return False
 
     def _hook(self, site: Site):
-        section = site.section
+        def take_output(module, args, output):
+            weights = output[site.index]  # (batch, heads, q, k) unless the chunks took them
+            if weights is not None:
+                self.take(module, weights[0], 0, weights.shape[2])
+                replaced = list(output)
+                replaced[site.index] = None  # nobody else keeps this layer's weights
+                return tuple(replaced)
+            return None
 
-        def take(module, args, output):
-            weights = output[site.index]  # (batch, heads, q, k), this layer only
-            if weights is None:
-                raise AttnvizError(
-                    f"{type(module).__name__} returned no attention weights; load the model "
-                    "with attn_implementation='eager'"
-                )
-            layer = self._seen.get(section, 0)
-            self._seen[section] = layer + 1
-            if layer in self.layers[section]:
-                self._store(section, self.layers[section].index(layer), weights[0])
-            replaced = list(output)
-            replaced[site.index] = None  # nobody else keeps this layer's weights
-            return tuple(replaced)
+        return take_output
 
-        return take
-
-    def _store(self, section: str, slot: int, weights: torch.Tensor) -> None:
+    def take(self, module, weights: torch.Tensor, start: int, q: int) -> None:
+        """Store rows start:start+rows of one layer's weights (heads, rows, k), reduced."""
+        section, layer = self._layer[id(module)]
+        if layer not in self.layers[section]:
+            return
+        slot = self.layers[section].index(layer)
         heads = _resolve(self.selection.heads, weights.shape[0], "head", section)
         self.heads[section] = heads
         if heads != list(range(weights.shape[0])):
-            weights = weights[heads]  # (heads kept, q, k)
+            weights = weights[heads]
         rows, cols = self.positions.get(section) or (None, None)
-        if rows is not None:
-            weights = weights[:, rows.to(weights.device)]
+        rows = torch.arange(q) if rows is None else rows
+        inside = (rows >= start) & (rows < start + weights.shape[1])
+        weights = weights[:, (rows[inside] - start).to(weights.device)]  # kept rows of the chunk
         if cols is not None:
             weights = weights[:, :, cols.to(weights.device)]
         if self.selection.head_mean:
-            weights = weights.float().mean(0, keepdim=True)  # (1, q, k)
+            weights = weights.float().mean(0, keepdim=True)  # (1, rows, k)
         if section not in self.attention:
-            shape = (len(self.layers[section]), *weights.shape)
-            self.attention[section] = torch.zeros(shape, dtype=self.selection.dtype)
-        self.attention[section][slot].copy_(weights)  # converts to the storage dtype
+            shape = (len(self.layers[section]), weights.shape[0], len(rows), weights.shape[2])
+            self.attention[section] = torch.empty(shape, dtype=self.selection.dtype)
+        slots = torch.nonzero(inside).flatten()
+        target = self.attention[section][slot]  # (heads, q kept, k kept)
+        if len(slots) == target.shape[1]:
+            target.copy_(weights)  # converts to the storage dtype
+        elif len(slots):
+            target[:, slots[0] : slots[-1] + 1].copy_(weights)  # kept rows are contiguous
+        self._filled.add((section, layer))
 
 
 def _resolve(chosen: Sequence[int] | None, n: int, what: str, section: str) -> list[int]:

@@ -162,8 +162,9 @@ def extract_record(
 def _side(prefix, tokenizer, ids, special, offsets, keep) -> dict:
     """Tokens of one side (input, or `target_`) at the kept positions (None: all)."""
     index = keep if keep is not None else torch.arange(len(ids))
+    labels = display_tokens(tokenizer, ids.tolist())
     side = {
-        f"{prefix}tokens": [display_tokens(tokenizer, ids.tolist())[i] for i in index.tolist()],
+        f"{prefix}tokens": [labels[i] for i in index.tolist()],
         f"{prefix}token_ids": ids.cpu()[index],
         f"{prefix}special_tokens_mask": special[index],
     }

@@ -98,6 +98,29 @@ def test_every_layer_equals_the_models_own_attention(demo_model, reference, name
     assert record["tokens_list"] == record["tokens"]
 
 
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypatch):
+    import attnviz.capture
+
+    calls = []
+    original = attnviz.capture.chunked_eager_attention
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(attnviz.capture, "CHUNK_BYTES", 1)  # one query row per chunk
+    monkeypatch.setitem(attnviz.capture.AttentionInterface._global_mapping, "attnviz", counting)
+    prompt = PromptConfig(id="p", text="Rows one by one.", target="Eins.")
+    if ARCHITECTURES[name] != "encoder_decoder":
+        prompt = PromptConfig(id="p", text="Rows one by one.")
+    record = extract(demo_model, name, prompt, storage_dtype="float32")
+    assert calls, "the chunked implementation was not used"
+    expected = reference_attention(reference(name), record)
+    for section, got in record["attention"].items():
+        torch.testing.assert_close(got, expected[section], atol=1e-5, rtol=0)
+
+
 @pytest.mark.parametrize("name", ["smollm2", "gpt2_tiny", "llama_tiny"])
 def test_generated_rows_equal_per_step_generate(demo_model, name):
     model, tokenizer = demo_model(name)
