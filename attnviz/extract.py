@@ -137,8 +137,11 @@ def extract_record(
         selection = Selection(
             settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
         )
+        if getattr(model.config, "use_cache", None) is not None:
+            inputs["use_cache"] = False  # no KV cache to keep
         with AttentionCapture(model, architecture, selection, positions) as capture:
-            model(**inputs, output_attentions=True)  # the hooks take each layer's weights
+            # The base model: no LM head, so no (n, vocabulary) logits are computed.
+            model.base_model(**inputs, output_attentions=True)
     keep = positions.get("encoder" if architecture == "encoder_decoder" else "self", (None,))[0]
     record.update(_side("", tokenizer, ids[0], special, offsets, keep))
     record["segments"] = _kept_segments(segments, keep)

@@ -109,7 +109,7 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(attnviz.capture, "CHUNK_BYTES", 1)  # one query row per chunk
+    monkeypatch.setitem(attnviz.capture.CHUNK_BYTES, "cpu", 1)  # one query row per chunk
     monkeypatch.setitem(attnviz.capture.AttentionInterface._global_mapping, "attnviz", counting)
     prompt = PromptConfig(id="p", text="Rows one by one.", target="Eins.")
     if ARCHITECTURES[name] != "encoder_decoder":
