@@ -13,6 +13,9 @@ torch's peak allocation). It ends with
 
     python benchmarks/extract.py                 # N = 512 and 2048 on the CPU
     python benchmarks/extract.py --device cuda --n 2048 8192
+    python benchmarks/extract.py --model-dir DIR   # another SmolLM2-shaped folder
+
+A case that runs out of memory is reported as OOM (the peers' way does, on long prompts).
 """
 
 from __future__ import annotations
@@ -41,7 +44,7 @@ def _rss_kib(field: str) -> int:
     raise RuntimeError(f"{field} not in /proc/self/status")
 
 
-def run_case(case: str, n: int, device: str, repeats: int) -> dict:
+def run_case(case: str, n: int, device: str, repeats: int, model_dir: str | None) -> dict:
     """One case in this process: returns seconds (best of `repeats`) and peak MiB."""
     import torch
 
@@ -50,7 +53,9 @@ def run_case(case: str, n: int, device: str, repeats: int) -> dict:
     from attnviz.extract import extract_record
     from attnviz.models import load_model
 
-    source = str(prepare_demo_model("smollm2", REPO / "results" / "models" / "smollm2"))
+    source = model_dir or str(
+        prepare_demo_model("smollm2", REPO / "results" / "models" / "smollm2")
+    )
     cfg = ModelConfig(architecture="decoder", path=source, device=device)
     model, tokenizer = load_model(cfg, source, "smollm2")
     single = [w for w in WORDS if len(tokenizer(" " + w)["input_ids"]) == 1]  # one token each
@@ -75,6 +80,7 @@ def run_case(case: str, n: int, device: str, repeats: int) -> dict:
         model(input_ids=ids[:, :8])
     cuda = device == "cuda"
     best, peak = float("inf"), 0.0
+    result = {"case": case, "n": int(ids.shape[1])}
     for _ in range(repeats):
         if cuda:
             torch.cuda.synchronize()
@@ -84,13 +90,16 @@ def run_case(case: str, n: int, device: str, repeats: int) -> dict:
             Path("/proc/self/clear_refs").write_text("5")  # reset the peak-RSS mark
             base = _rss_kib("VmRSS") * 1024
         start = time.perf_counter()
-        work()
+        try:
+            work()
+        except torch.OutOfMemoryError:
+            return {**result, "oom": True}
         if cuda:
             torch.cuda.synchronize()
         best = min(best, time.perf_counter() - start)
         top = torch.cuda.max_memory_allocated() if cuda else _rss_kib("VmHWM") * 1024
         peak = max(peak, (top - base) / 2**20)
-    return {"case": case, "n": int(ids.shape[1]), "seconds": best, "peak_mib": peak}
+    return {**result, "seconds": best, "peak_mib": peak}
 
 
 def main() -> None:
@@ -98,10 +107,11 @@ def main() -> None:
     parser.add_argument("--n", type=int, nargs="+", default=[512, 2048])
     parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--model-dir", help="a SmolLM2-shaped HF folder (default: the demo)")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case
     args = parser.parse_args()
     if args.case:
-        result = run_case(args.case, args.n[0], args.device, args.repeats)
+        result = run_case(args.case, args.n[0], args.device, args.repeats, args.model_dir)
         print("CASE " + json.dumps(result))
         return
 
@@ -110,14 +120,36 @@ def main() -> None:
     print(f"{'n':>6}  {'case':<28} {'seconds':>8} {'peak MiB':>9}")
     for n in args.n:
         for case in CASES:
-            cmd = [sys.executable, __file__, "--case", case, "--n", str(n),
-                   "--device", args.device, "--repeats", str(args.repeats)]
+            cmd = [
+                sys.executable,
+                __file__,
+                "--case",
+                case,
+                "--n",
+                str(n),
+                "--device",
+                args.device,
+                "--repeats",
+                str(args.repeats),
+            ]
+            if args.model_dir:
+                cmd += ["--model-dir", args.model_dir]
             out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
             result = json.loads(out.split("CASE ", 1)[1])
             results[n, case] = result
-            print(f"{result['n']:>6}  {case}) {CASES[case]:<25} {result['seconds']:>8.2f} "
-                  f"{result['peak_mib']:>9.0f}", flush=True)
-    n = max(args.n)
+            if result.get("oom"):
+                print(f"{result['n']:>6}  {case}) {CASES[case]:<25} {'OOM':>8}", flush=True)
+                continue
+            print(
+                f"{result['n']:>6}  {case}) {CASES[case]:<25} {result['seconds']:>8.2f} "
+                f"{result['peak_mib']:>9.0f}",
+                flush=True,
+            )
+    ran = [n for n in args.n if not any(results[n, k].get("oom") for k in "bcd")]
+    if not ran:
+        print("RESULT no length at which all cases ran")
+        return
+    n = max(ran)
     b, c, d = (results[n, k] for k in "bcd")
     print(
         f"RESULT n={b['n']} full_mem_ratio={c['peak_mib'] / b['peak_mib']:.3f} "

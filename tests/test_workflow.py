@@ -109,3 +109,18 @@ def test_bad_input_stops_before_any_job(tmp_path, config, message):
     lines = [line for line in run.stderr.splitlines() if line.startswith("attnviz:")]
     assert len(lines) == 1 and message in lines[0], run.stderr[-2000:]
     assert [p.name for p in (tmp_path / "results").iterdir()] == ["models"]  # nothing written
+
+
+def test_generation_experiment_plans_every_decoder_view(tmp_path):
+    run = snakemake(tmp_path, "--dry-run", config=["experiment=generation"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    planned = run.stdout
+    for view in (
+        "full_sequence",
+        "self_attention_source",
+        "generated_to_source",
+        "self_attention_generated",
+    ):
+        assert f"results/smollm2/demo_generation/capital/{view}/heads.pdf" in planned
+    assert "results/t5_tiny/demo_generation/recipe/cross_attention/heads.pdf" in planned
+    assert "results/t5_tiny/demo_generation/recipe/generated_to_source" not in planned
