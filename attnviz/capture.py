@@ -62,7 +62,7 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
         part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
         mask = _rows(attention_mask, start, end, q)
         out, weights = eager(module, query[:, :, start:end], key, value, mask, **part)
-        capture.take(module, weights[0], start, q)  # (heads, rows, k)
+        capture.take(module, weights, start)  # (batch, heads, rows, k)
         outputs.append(out)  # (batch, rows, heads, head_dim)
     return torch.cat(outputs, dim=1), None
 
@@ -142,17 +142,18 @@ def attention_sites(model, architecture: str) -> list[Site]:
 class AttentionCapture:
     """Capture the attention of every site during the forward pass run inside `with`.
 
-    `positions` maps a section to (row indices, column indices) to keep, or None for all.
-    After the block, `attention` maps each section to a (layers, heads, q, k) tensor on the CPU
-    (heads is 1 with `head_mean`), `layers` and `heads` to the indices kept.
+    `positions` holds, per batch element, {section: (row indices, column indices)} to keep:
+    the element's own tokens (not its padding), less any dropped special tokens. After the
+    block, `attention[b]` maps each section to a (layers, heads, q, k) tensor on the CPU
+    (heads is 1 with `head_mean`); `layers` and `heads` give the indices kept.
     """
 
-    def __init__(self, model, architecture: str, selection: Selection, positions=None):
+    def __init__(self, model, architecture: str, selection: Selection, positions: list[dict]):
         self.model = model
         self.selection = selection
-        self.positions = positions or {}
+        self.positions = positions
         self.sites = attention_sites(model, architecture)
-        self.attention: dict[str, torch.Tensor] = {}
+        self.attention: list[dict[str, torch.Tensor]] = [{} for _ in positions]
         self.layers: dict[str, list[int]] = {}  # section -> layer indices kept
         self.heads: dict[str, list[int]] = {}  # section -> head indices kept
         self._layer: dict[int, tuple[str, int]] = {}  # id(module) -> (section, layer index)
@@ -207,7 +208,7 @@ class AttentionCapture:
         def take_output(module, args, output):
             weights = output[site.index]  # (batch, heads, q, k) unless the chunks took them
             if weights is not None:
-                self.take(module, weights[0], 0, weights.shape[2])
+                self.take(module, weights, 0)
                 replaced = list(output)
                 replaced[site.index] = None  # nobody else keeps this layer's weights
                 return tuple(replaced)
@@ -215,34 +216,38 @@ class AttentionCapture:
 
         return take_output
 
-    def take(self, module, weights: torch.Tensor, start: int, q: int) -> None:
-        """Store rows start:start+rows of one layer's weights (heads, rows, k), reduced."""
+    def take(self, module, weights: torch.Tensor, start: int) -> None:
+        """Store rows start:start+rows of one layer's weights (batch, heads, rows, k)."""
         section, layer = self._layer[id(module)]
         if layer not in self.layers[section]:
             return
         slot = self.layers[section].index(layer)
-        heads = _resolve(self.selection.heads, weights.shape[0], "head", section)
+        heads = _resolve(self.selection.heads, weights.shape[1], "head", section)
         self.heads[section] = heads
-        if heads != list(range(weights.shape[0])):
-            weights = weights[heads]
-        rows, cols = self.positions.get(section) or (None, None)
-        rows = torch.arange(q) if rows is None else rows
-        inside = (rows >= start) & (rows < start + weights.shape[1])
-        weights = weights[:, (rows[inside] - start).to(weights.device)]  # kept rows of the chunk
-        if cols is not None:
-            weights = weights[:, :, cols.to(weights.device)]
-        if self.selection.head_mean:
-            weights = weights.float().mean(0, keepdim=True)  # (1, rows, k)
-        if section not in self.attention:
-            shape = (len(self.layers[section]), weights.shape[0], len(rows), weights.shape[2])
-            self.attention[section] = torch.empty(shape, dtype=self.selection.dtype)
-        slots = torch.nonzero(inside).flatten()
-        target = self.attention[section][slot]  # (heads, q kept, k kept)
-        if len(slots) == target.shape[1]:
-            target.copy_(weights)  # converts to the storage dtype
-        elif len(slots):
-            target[:, slots[0] : slots[-1] + 1].copy_(weights)  # kept rows are contiguous
+        if heads != list(range(weights.shape[1])):
+            weights = weights[:, heads]
+        for b, element in enumerate(weights):
+            rows, cols = self.positions[b][section]
+            inside = (rows >= start) & (rows < start + element.shape[1])
+            kept = _select(element, rows[inside] - start, 1)  # (heads, rows kept, k)
+            kept = _select(kept, cols, 2)
+            if self.selection.head_mean:
+                kept = kept.float().mean(0, keepdim=True)  # (1, rows, k)
+            store = self.attention[b]
+            if section not in store:
+                shape = (len(self.layers[section]), kept.shape[0], len(rows), len(cols))
+                store[section] = torch.empty(shape, dtype=self.selection.dtype)
+            slots = torch.nonzero(inside).flatten()
+            if len(slots):  # kept rows are ascending, so a chunk's slots are contiguous
+                store[section][slot][:, slots[0] : slots[-1] + 1].copy_(kept)  # to storage dtype
         self._filled.add((section, layer))
+
+
+def _select(tensor: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
+    """`tensor` at ascending `index` along `dim`: a view when the indices are a range."""
+    if len(index) and int(index[-1]) - int(index[0]) + 1 == len(index):
+        return tensor.narrow(dim, int(index[0]), len(index))
+    return tensor.index_select(dim, index.to(tensor.device))
 
 
 def _resolve(chosen: Sequence[int] | None, n: int, what: str, section: str) -> list[int]:

@@ -97,6 +97,7 @@ class ExtractConfig:
     do_sample: bool = False  # greedy by default; sampling is seeded
     seed: int = 0
     truncate: bool = False  # cut prompts longer than the model's positions instead of failing
+    batch_size: int = 1  # prompts per captured forward pass (right-padded); >1 pays on a GPU
 
 
 @dataclass
@@ -280,6 +281,8 @@ def _validate(cfg) -> SweepConfig:
     _check_choice("extract.special_tokens", sweep.extract.special_tokens, ("keep", "drop"))
     if sweep.plot.num_figs_per_row < 1:
         raise AttnvizError("config: plot.num_figs_per_row must be at least 1")
+    if sweep.extract.batch_size < 1:
+        raise AttnvizError("config: extract.batch_size must be at least 1")
     if sweep.extract.max_new_tokens < 1:
         raise AttnvizError("config: extract.max_new_tokens must be at least 1")
     if not sweep.model:

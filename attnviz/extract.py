@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import torch
@@ -84,15 +84,25 @@ def _encode(tokenizer, model, prompt: PromptConfig, new_tokens: int, truncate: b
     return encoded
 
 
-def extract_record(
-    model,
-    tokenizer,
-    prompt: PromptConfig,
-    architecture: str,
-    settings: ExtractConfig,
-    meta: dict,
-) -> dict:
-    """Run `model` on one prompt and return its record (see attnviz.record)."""
+@dataclass
+class _Prepared:
+    """One prompt, tokenized (and continued), ready for the captured forward pass."""
+
+    prompt: PromptConfig
+    ids: torch.Tensor  # (n,) input side, with generated tokens for decoders
+    special: torch.Tensor  # (n,) bool
+    offsets: list | None
+    segments: dict
+    new_tokens: int
+    token_type_ids: torch.Tensor | None = None  # (n,)
+    target: torch.Tensor | None = None  # (t,) decoder side of an encoder-decoder model
+    target_special: torch.Tensor | None = None
+    target_offsets: list | None = None
+    texts: dict = field(default_factory=dict)  # generated_text / target_text
+
+
+def _prepare(model, tokenizer, prompt, architecture, settings) -> _Prepared:
+    """Tokenize one prompt; generate its continuation or decoder side where it asks for one."""
     check_prompt_fits(prompt, architecture)
     device = next(model.parameters()).device
     if architecture == "encoder_decoder" and prompt.target is None:
@@ -102,77 +112,131 @@ def extract_record(
     encoded = _encode(tokenizer, model, prompt, new_tokens, settings.truncate)
     ids = encoded["input_ids"].to(device)  # (1, n)
     mask = encoded["attention_mask"].to(device)
-    special = encoded["special_tokens_mask"][0].bool()  # (n,)
-    offsets = encoded["offset_mapping"][0].tolist() if "offset_mapping" in encoded else None
-    segments = {}
+    item = _Prepared(
+        prompt=prompt,
+        ids=ids[0],
+        special=encoded["special_tokens_mask"][0].bool(),
+        offsets=encoded["offset_mapping"][0].tolist() if "offset_mapping" in encoded else None,
+        segments={},
+        new_tokens=new_tokens,
+        token_type_ids=encoded["token_type_ids"][0] if "token_type_ids" in encoded else None,
+    )
     if prompt.question is not None:
-        segments["question_end"] = encoded.sequence_ids(0).index(1)
-    record: dict = {}
+        item.segments["question_end"] = encoded.sequence_ids(0).index(1)
     with torch.no_grad():
         if architecture == "encoder_decoder":
-            target = _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings)
-            target_special = _special_mask(tokenizer, target[0])
-            positions = _positions(settings, special, target_special)
-            inputs = dict(input_ids=ids, attention_mask=mask, decoder_input_ids=target)
-            text, target_offsets = decoded_offsets(tokenizer, target[0].tolist())
-            keep_target = positions.get("decoder", (None, None))[0]
-            record.update(
-                _side("target_", tokenizer, target[0], target_special, target_offsets, keep_target)
+            item.target = _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings)[
+                0
+            ]
+            item.target_special = _special_mask(tokenizer, item.target)
+            text, item.target_offsets = decoded_offsets(tokenizer, item.target.tolist())
+            item.texts["target_text"] = text
+        elif new_tokens:
+            sequence = _generate(model, ids, mask, new_tokens, settings)[0]  # (n + generated,)
+            generated = sequence[len(item.ids) :]
+            item.segments["source_end"] = len(item.ids)
+            text, gen_offsets = decoded_offsets(tokenizer, generated.tolist())
+            item.texts["generated_text"] = text
+            item.offsets = (item.offsets or [[0, 0]] * len(item.ids)) + gen_offsets
+            item.special = torch.cat([item.special, _special_mask(tokenizer, generated)])
+            item.ids = sequence
+    return item
+
+
+def _pad(rows: list[torch.Tensor], device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Right-pad 1-d tensors into (batch, longest) values and a 0/1 attention mask."""
+    longest = max(len(r) for r in rows)
+    values = torch.zeros(len(rows), longest, dtype=torch.long, device=device)
+    mask = torch.zeros(len(rows), longest, dtype=torch.long, device=device)
+    for i, r in enumerate(rows):
+        values[i, : len(r)] = r
+        mask[i, : len(r)] = 1
+    return values, mask
+
+
+def extract_records(
+    model,
+    tokenizer,
+    prompts: Sequence[PromptConfig],
+    architecture: str,
+    settings: ExtractConfig,
+    meta: dict,
+) -> list[dict]:
+    """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
+    device = next(model.parameters()).device
+    items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
+    ids, mask = _pad([item.ids for item in items], device)  # (batch, n)
+    inputs = dict(input_ids=ids, attention_mask=mask)
+    if architecture == "encoder" and items[0].token_type_ids is not None:
+        inputs["token_type_ids"] = _pad([item.token_type_ids for item in items], device)[0]
+    if architecture == "encoder_decoder":
+        targets, target_mask = _pad([item.target for item in items], device)
+        inputs.update(decoder_input_ids=targets, decoder_attention_mask=target_mask)
+    if getattr(model.config, "use_cache", None) is not None:
+        inputs["use_cache"] = False  # no KV cache to keep
+    positions = [_positions(settings, item) for item in items]
+    selection = Selection(
+        settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
+    )
+    with torch.no_grad(), AttentionCapture(model, architecture, selection, positions) as capture:
+        # The base model: no LM head, so no (n, vocabulary) logits are computed.
+        model.base_model(**inputs, output_attentions=True)
+    model_meta = _model_meta(model, tokenizer, architecture, device)
+    return [
+        _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
+        for item, attention, kept in zip(items, capture.attention, positions, strict=True)
+    ]
+
+
+def extract_record(model, tokenizer, prompt, architecture, settings, meta) -> dict:
+    """Run `model` on one prompt and return its record (see attnviz.record)."""
+    return extract_records(model, tokenizer, [prompt], architecture, settings, meta)[0]
+
+
+def _record(item: _Prepared, tokenizer, attention, kept, capture, meta, settings) -> dict:
+    main = "encoder" if item.target is not None else "self"
+    keep = kept[main][0]
+    record = _side("", tokenizer, item.ids, item.special, item.offsets, keep)
+    if item.target is not None:
+        keep_target = kept["decoder"][0]
+        record.update(
+            _side(
+                "target_",
+                tokenizer,
+                item.target,
+                item.target_special,
+                item.target_offsets,
+                keep_target,
             )
-            record["target_text"] = text
-        else:
-            if new_tokens:
-                ids = _generate(model, ids, mask, new_tokens, settings)  # (1, n + generated)
-                mask = torch.ones_like(ids)
-                generated = ids[0, len(special) :]
-                segments["source_end"] = len(special)
-                text, gen_offsets = decoded_offsets(tokenizer, generated.tolist())
-                record["generated_text"] = text
-                special = torch.cat([special, _special_mask(tokenizer, generated)])
-                offsets = (offsets or [[0, 0]] * segments["source_end"]) + gen_offsets
-            positions = _positions(settings, special)
-            inputs = dict(input_ids=ids, attention_mask=mask)
-            if architecture == "encoder" and "token_type_ids" in encoded:
-                inputs["token_type_ids"] = encoded["token_type_ids"].to(device)
-        selection = Selection(
-            settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
         )
-        if getattr(model.config, "use_cache", None) is not None:
-            inputs["use_cache"] = False  # no KV cache to keep
-        with AttentionCapture(model, architecture, selection, positions) as capture:
-            # The base model: no LM head, so no (n, vocabulary) logits are computed.
-            model.base_model(**inputs, output_attentions=True)
-    keep = positions.get("encoder" if architecture == "encoder_decoder" else "self", (None,))[0]
-    record.update(_side("", tokenizer, ids[0], special, offsets, keep))
-    record["segments"] = _kept_segments(segments, keep)
-    main = capture.attention["encoder" if architecture == "encoder_decoder" else "self"]
-    record["attention"] = capture.attention
+    record.update(item.texts)
+    record["segments"] = _kept_segments(item.segments, keep)
+    record["attention"] = attention
     record["layers"], record["heads"] = capture.layers, capture.heads
-    record["attention_scores"] = [layer.unsqueeze(0) for layer in main]  # (1, heads, q, k) each
+    record["attention_scores"] = [layer.unsqueeze(0) for layer in attention[main]]  # (1, h, q, k)
     record["tokens_list"] = record["tokens"]
+    prompt = asdict(item.prompt)
     record["meta"] = {
         **meta,
-        **_model_meta(model, tokenizer, architecture, device),
         "schema_version": SCHEMA_VERSION,
-        "prompt_id": prompt.id,
-        "prompt": asdict(prompt),
-        "prompt_sha256": _sha256(asdict(prompt)),
-        "settings": {**asdict(settings), "max_new_tokens": new_tokens},
+        "prompt_id": item.prompt.id,
+        "prompt": prompt,
+        "prompt_sha256": _sha256(prompt),
+        "settings": {**asdict(settings), "max_new_tokens": item.new_tokens},
     }
     return record
 
 
 def _side(prefix, tokenizer, ids, special, offsets, keep) -> dict:
-    """Tokens of one side (input, or `target_`) at the kept positions (None: all)."""
-    index = keep if keep is not None else torch.arange(len(ids))
+    """Tokens of one side (input, or `target_`) at the kept positions."""
     labels = display_tokens(tokenizer, ids.tolist())
     side = {
-        f"{prefix}tokens": [labels[i] for i in index.tolist()],
-        f"{prefix}token_ids": ids.cpu()[index],
-        f"{prefix}special_tokens_mask": special[index],
+        f"{prefix}tokens": [labels[i] for i in keep.tolist()],
+        f"{prefix}token_ids": ids.cpu()[keep],
+        f"{prefix}special_tokens_mask": special[keep],
     }
     if offsets is not None:
-        side[f"{prefix}offsets"] = torch.tensor(offsets, dtype=torch.long).reshape(-1, 2)[index]
+        side[f"{prefix}offsets"] = torch.tensor(offsets, dtype=torch.long).reshape(-1, 2)[keep]
     return side
 
 
@@ -181,21 +245,23 @@ def _special_mask(tokenizer, ids: torch.Tensor) -> torch.Tensor:
     return torch.tensor([i in special for i in ids.tolist()], dtype=torch.bool)
 
 
-def _positions(settings: ExtractConfig, source_special, target_special=None) -> dict:
-    """Row and column indices kept per section (None: all) when special tokens are dropped."""
-    if settings.special_tokens == "keep":
-        return {}
-    src = torch.nonzero(~source_special).flatten()
-    if target_special is None:
-        return {"self": (src, src)}
-    tgt = torch.nonzero(~target_special).flatten()
-    return {"encoder": (src, src), "decoder": (tgt, tgt), "cross": (tgt, src)}
+def _positions(settings: ExtractConfig, item: _Prepared) -> dict:
+    """Rows and columns kept per section: the prompt's own tokens, less dropped specials."""
+
+    def kept(special: torch.Tensor) -> torch.Tensor:
+        if settings.special_tokens == "drop":
+            return torch.nonzero(~special).flatten()
+        return torch.arange(len(special))
+
+    source = kept(item.special)
+    if item.target is None:
+        return {"self": (source, source)}
+    target = kept(item.target_special)
+    return {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}
 
 
-def _kept_segments(segments: dict, keep) -> dict:
+def _kept_segments(segments: dict, keep: torch.Tensor) -> dict:
     """Segment boundaries counted in kept tokens."""
-    if keep is None:
-        return segments
     return {name: int((keep < end).sum()) for name, end in segments.items()}
 
 
@@ -305,7 +371,14 @@ def extract_prompt_set(
     if not todo:
         return
     model, tokenizer = load_model(model_cfg, source, name)
-    for prompt, path, request in tqdm(todo, desc=f"extract {name}", unit="prompt"):
-        record = extract_record(model, tokenizer, prompt, model_cfg.architecture, settings, meta)
-        record["meta"]["request_sha256"] = request
-        save_record(record, path)
+    size = max(1, settings.batch_size)
+    with tqdm(total=len(todo), desc=f"extract {name}", unit="prompt") as progress:
+        for first in range(0, len(todo), size):
+            batch = todo[first : first + size]
+            records = extract_records(
+                model, tokenizer, [p for p, _, _ in batch], model_cfg.architecture, settings, meta
+            )
+            for record, (_, path, request) in zip(records, batch, strict=True):
+                record["meta"]["request_sha256"] = request
+                save_record(record, path)
+            progress.update(len(batch))

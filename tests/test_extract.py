@@ -121,6 +121,44 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
         torch.testing.assert_close(got, expected[section], atol=1e-5, rtol=0)
 
 
+def batch_prompts(architecture):
+    texts = [
+        "Short one.",
+        "A much longer prompt, with many more tokens in it than the rest.",
+        "Mid.",
+    ]
+    prompts = [PromptConfig(id=f"p{i}", text=t) for i, t in enumerate(texts)]
+    if architecture == "decoder":
+        prompts[2] = PromptConfig(id="g", text="The capital of France is", max_new_tokens=3)
+    if architecture == "encoder_decoder":
+        prompts[1] = PromptConfig(id="t", text=texts[1], target="Ein viel längerer Text.")
+    if architecture == "encoder":
+        prompts[2] = PromptConfig(id="qc", question="Where?", context="Paris is in France.")
+    return prompts
+
+
+@pytest.mark.parametrize("special_tokens", ["keep", "drop"])
+@pytest.mark.parametrize("name", ALL_MODELS)
+def test_batched_prompts_equal_one_at_a_time(demo_model, name, special_tokens):
+    from attnviz.extract import extract_records
+
+    model, tokenizer = demo_model(name)
+    architecture = ARCHITECTURES[name]
+    prompts = batch_prompts(architecture)
+    settings = ExtractConfig("float32", special_tokens=special_tokens, max_new_tokens=3)
+    batched = extract_records(model, tokenizer, prompts, architecture, settings, {})
+    for prompt, record in zip(prompts, batched, strict=True):
+        alone = extract_record(model, tokenizer, prompt, architecture, settings, {})
+        assert record["tokens"] == alone["tokens"]
+        assert record["segments"] == alone["segments"]
+        assert record.get("target_tokens") == alone.get("target_tokens")
+        for section, got in record["attention"].items():
+            assert got.shape == alone["attention"][section].shape
+            torch.testing.assert_close(got, alone["attention"][section], atol=1e-5, rtol=0)
+            if special_tokens == "keep":
+                assert_rows_are_distributions(got, atol=1e-4)
+
+
 @pytest.mark.parametrize("name", ["smollm2", "gpt2_tiny", "llama_tiny"])
 def test_generated_rows_equal_per_step_generate(demo_model, name):
     model, tokenizer = demo_model(name)
@@ -260,10 +298,12 @@ def test_capture_leaves_no_layer_for_transformers_to_keep(demo_model):
 
     model, tokenizer = demo_model("smollm2")
     ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
-    with torch.no_grad(), AttentionCapture(model, "decoder", Selection()) as capture:
+    every = torch.arange(ids.shape[1])
+    positions = [{"self": (every, every)}]
+    with torch.no_grad(), AttentionCapture(model, "decoder", Selection(), positions) as capture:
         out = model(input_ids=ids, output_attentions=True)
     assert out.attentions == ()  # each layer's fp32 weights died with the layer
-    assert capture.attention["self"].shape == (30, 9, ids.shape[1], ids.shape[1])
+    assert capture.attention[0]["self"].shape == (30, 9, ids.shape[1], ids.shape[1])
     leftover = [
         hook
         for m in model.modules()
