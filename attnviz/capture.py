@@ -163,26 +163,48 @@ class AttentionCapture:
         self._token = None
 
     def __enter__(self):
-        if not self.sites:
-            raise AttnvizError(
-                f"{type(self.model).__name__} declares no attention modules to capture "
-                "(_can_record_outputs); load it with transformers >= 5 built-in code"
-            )
         counts: dict[str, int] = {}
         for site in self.sites:
             layer = counts[site.section] = counts.get(site.section, 0) + 1
             for module in site.module.modules():  # the site and the attention inside it
                 self._layer[id(module)] = (site.section, layer - 1)
+        self._choose_layers(counts)
+        for site in self.sites:
+            self._handles.append(site.module.register_forward_hook(self._hook(site), prepend=True))
+        self._implementation = self.model.config._attn_implementation
+        # No declared attention modules: the model's own output_attentions, from eager.
+        self.model.set_attn_implementation("attnviz" if self.sites else "eager")
+        self._token = _ACTIVE.set(self)
+        return self
+
+    def _choose_layers(self, counts: dict[str, int]) -> None:
         self.layers = {
             section: _resolve(self.selection.layers, n, "layer", section)
             for section, n in counts.items()
         }
-        for site in self.sites:
-            self._handles.append(site.module.register_forward_hook(self._hook(site), prepend=True))
-        self._implementation = self.model.config._attn_implementation
-        self.model.set_attn_implementation("attnviz")
-        self._token = _ACTIVE.set(self)
-        return self
+
+    def take_outputs(self, outputs) -> None:
+        """For a model that declares no attention modules: take what its forward returned
+        (every layer at once, so memory is not bounded as with the declared modules)."""
+        if self.sites:
+            return
+        fields = {
+            "self": "attentions",
+            "encoder": "encoder_attentions",
+            "decoder": "decoder_attentions",
+            "cross": "cross_attentions",
+        }
+        found = {
+            section: getattr(outputs, name)
+            for section, name in fields.items()
+            if getattr(outputs, name, None)
+        }
+        if "encoder" in found:
+            found.pop("self", None)
+        self._choose_layers({section: len(layers) for section, layers in found.items()})
+        for section, layers in found.items():
+            for layer, weights in enumerate(layers):
+                self._take(section, layer, weights, 0)
 
     def __exit__(self, *exc):
         for handle in self._handles:
@@ -197,10 +219,10 @@ class AttentionCapture:
                 for layer in layers
                 if (section, layer) not in self._filled
             ]
-            if missing:
+            if missing or not self.layers:
                 raise AttnvizError(
-                    f"no attention weights came from {', '.join(missing[:3])}; the model does "
-                    "not compute them (load it with attn_implementation='eager')"
+                    f"no attention weights came from {', '.join(missing[:3]) or 'the model'}; "
+                    "it does not compute them (load it with attn_implementation='eager')"
                 )
         return False
 
@@ -218,7 +240,9 @@ class AttentionCapture:
 
     def take(self, module, weights: torch.Tensor, start: int) -> None:
         """Store rows start:start+rows of one layer's weights (batch, heads, rows, k)."""
-        section, layer = self._layer[id(module)]
+        self._take(*self._layer[id(module)], weights, start)
+
+    def _take(self, section: str, layer: int, weights: torch.Tensor, start: int) -> None:
         if layer not in self.layers[section]:
             return
         slot = self.layers[section].index(layer)

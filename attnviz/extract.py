@@ -180,7 +180,8 @@ def extract_records(
     )
     with torch.no_grad(), AttentionCapture(model, architecture, selection, positions) as capture:
         # The base model: no LM head, so no (n, vocabulary) logits are computed.
-        model.base_model(**inputs, output_attentions=True)
+        outputs = model.base_model(**inputs, output_attentions=True)
+        capture.take_outputs(outputs)
     model_meta = _model_meta(model, tokenizer, architecture, device)
     return [
         _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)

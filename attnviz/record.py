@@ -44,6 +44,8 @@ def load_record(path: str | os.PathLike) -> dict:
         raise AttnvizError(
             f"record {path} cannot be loaded safely ({reason[:160]}); delete it and extract again"
         ) from None
+    if isinstance(record, dict) and set(record) == {"attention_scores", "tokens_list"}:
+        return from_attention_viewer(record, os.path.basename(path).removesuffix(".pt"))
     missing = [k for k in _REQUIRED if not isinstance(record, dict) or k not in record]
     if missing:
         raise AttnvizError(
@@ -57,3 +59,29 @@ def load_record(path: str | os.PathLike) -> dict:
             "delete it and extract again"
         )
     return record
+
+
+def from_attention_viewer(saved: dict, name: str) -> dict:
+    """A record from Attention-Viewer's score file: {'attention_scores': [(1, heads, n, n)
+    per layer], 'tokens_list': [str]} (a generative model's prompt, so causal)."""
+    layers = saved["attention_scores"]
+    tokens = [str(t) for t in saved["tokens_list"]]
+    if not layers or any(tuple(x.shape[-2:]) != (len(tokens), len(tokens)) for x in layers):
+        raise AttnvizError(
+            f"Attention-Viewer file '{name}': every layer must be (1, heads, {len(tokens)}, "
+            f"{len(tokens)}) for its {len(tokens)} tokens"
+        )
+    attention = torch.stack([x[0] for x in layers])  # (layers, heads, n, n)
+    return {
+        "tokens": tokens,
+        "attention": {"self": attention},
+        "attention_scores": list(layers),
+        "tokens_list": tokens,
+        "meta": {
+            "schema_version": SCHEMA_VERSION,
+            "model": name,
+            "prompt_id": name,
+            "architecture": "decoder",
+            "source": "attention-viewer",
+        },
+    }

@@ -121,6 +121,21 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
         torch.testing.assert_close(got, expected[section], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("name", ["minilm", "smollm2", "t5_tiny"])
+def test_a_model_without_declared_attention_modules_falls_back(
+    demo_model, reference, name, monkeypatch
+):
+    import attnviz.capture
+
+    monkeypatch.setattr(attnviz.capture, "_recorder_specs", lambda model: [])
+    record = extract(demo_model, name, PromptConfig(id="p", text=TEXT), layers=[0, -1])
+    expected = reference_attention(reference(name), record)
+    for section, got in record["attention"].items():
+        torch.testing.assert_close(got.float(), expected[section][[0, -1]], atol=1e-3, rtol=0)
+    model, _ = demo_model(name)
+    assert model.config._attn_implementation == "eager"  # restored
+
+
 def batch_prompts(architecture):
     texts = [
         "Short one.",

@@ -79,9 +79,24 @@ def test_truncated_record_is_reported_with_its_path(tmp_path):
 
 
 def test_a_file_without_our_keys_is_refused(tmp_path):
-    path = tmp_path / "av.pt"
-    torch.save({"attention_scores": [torch.zeros(1, 1, 2, 2)], "tokens_list": ["a", "b"]}, path)
+    path = tmp_path / "other.pt"
+    torch.save({"weights": torch.zeros(2)}, path)
     with pytest.raises(AttnvizError, match="lacks tokens, attention, meta"):
+        load_record(path)
+
+
+def test_attention_viewer_score_files_are_read(tmp_path):
+    from attnviz.views import view_data
+
+    layers = [torch.softmax(torch.randn(1, 2, 3, 3), -1).half() for _ in range(4)]
+    path = tmp_path / "llama2-7b-chat_attn_scores.pt"
+    torch.save({"attention_scores": layers, "tokens_list": ["<s>", "Hi", "!"]}, path)
+    record = load_record(path)
+    data = view_data(record, "full_sequence")
+    assert data.attention.shape == (4, 2, 3, 3) and data.row_tokens == ["<s>", "Hi", "!"]
+    assert record["meta"]["model"] == "llama2-7b-chat_attn_scores"
+    torch.save({"attention_scores": layers, "tokens_list": ["a", "b"]}, path)
+    with pytest.raises(AttnvizError, match=r"must be \(1, heads, 2, 2\)"):
         load_record(path)
 
 
