@@ -1,19 +1,20 @@
-"""Layer-by-layer attention capture with forward hooks.
+"""Layer-by-layer attention capture.
 
-transformers (5.x) declares, per model class, which modules produce attention weights and at
-which position of their output (`_can_record_outputs`: "attentions", "cross_attentions"); its
-own `output_attentions=True` collects them there, and keeps every layer's fp32 tensor alive
-until the forward ends. attnviz hooks the same modules, first in line: each layer's weights are
-reduced (layers, heads, tokens kept) and copied into a preallocated tensor of the storage dtype
-as soon as the layer finishes, and `None` is handed on in their place, so no layer's weights
-outlive that layer. Models are switched to eager attention for the capture (sdpa and flash
-attention compute no weights) and switched back afterwards.
+Two ways, both giving the numbers of the model's eager attention:
 
-Where a model computes attention through transformers' attention interface (every built-in
-model of transformers 5), the capture goes further: it registers an implementation, "attnviz",
-that runs the model family's own `eager_attention_forward` on chunks of query rows (slicing the
-mask and any position bias the same way), so not even one layer's (heads, q, k) fp32 weights
-exist at once, only a chunk of rows; the numbers are those of eager attention.
+- Row chunks (every built-in model of transformers 5): attnviz registers an attention
+  implementation, "attnviz", that runs the model family's own `eager_attention_forward` on chunks
+  of query rows (slicing the mask and any position bias alike). Each chunk's weights are reduced
+  (layers, heads, tokens kept, or the head mean) and copied into a preallocated tensor of the
+  storage dtype at once, so not even one layer's (heads, q, k) fp32 weights exist at a time.
+- Hooks: transformers declares per model class which modules produce attention weights
+  (`_can_record_outputs`); its own `output_attentions=True` keeps every layer's tensor alive until
+  the forward ends. attnviz hooks those modules first in line, takes the weights of a layer as it
+  finishes and hands `None` on, so nobody keeps them. This serves models whose family has no
+  eager function to chunk; a model that declares no modules at all is read from its outputs.
+
+The model is switched to the implementation for the capture and back afterwards (sdpa and
+flash attention compute no weights).
 """
 
 from __future__ import annotations
@@ -43,10 +44,15 @@ def _rows(value, start: int, end: int, q: int):
     return value
 
 
+def _family_eager(module: nn.Module):
+    """The `eager_attention_forward` of the module's model family, if it has one."""
+    return getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+
+
 def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs):
     """The module family's own eager attention on chunks of query rows (attention rows are
     independent); each chunk's weights go to the active capture as soon as they exist."""
-    eager = getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
+    eager = _family_eager(module)
     capture = _ACTIVE.get()
     if eager is None or capture is None:
         raise AttnvizError(
@@ -172,8 +178,10 @@ class AttentionCapture:
         for site in self.sites:
             self._handles.append(site.module.register_forward_hook(self._hook(site), prepend=True))
         self._implementation = self.model.config._attn_implementation
-        # No declared attention modules: the model's own output_attentions, from eager.
-        self.model.set_attn_implementation("attnviz" if self.sites else "eager")
+        chunkable = self.sites and all(
+            any(_family_eager(m) is not None for m in site.module.modules()) for site in self.sites
+        )
+        self.model.set_attn_implementation("attnviz" if chunkable else "eager")
         self._token = _ACTIVE.set(self)
         return self
 

@@ -121,13 +121,14 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
         torch.testing.assert_close(got, expected[section], atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("hidden", ["_family_eager", "_recorder_specs"])
 @pytest.mark.parametrize("name", ["minilm", "smollm2", "t5_tiny"])
-def test_a_model_without_declared_attention_modules_falls_back(
-    demo_model, reference, name, monkeypatch
-):
+def test_models_that_cannot_be_chunked_fall_back(demo_model, reference, name, hidden, monkeypatch):
+    """No family eager function: hooks on whole layers; no declared modules: the outputs."""
     import attnviz.capture
 
-    monkeypatch.setattr(attnviz.capture, "_recorder_specs", lambda model: [])
+    empty = None if hidden == "_family_eager" else []
+    monkeypatch.setattr(attnviz.capture, hidden, lambda module: empty)
     record = extract(demo_model, name, PromptConfig(id="p", text=TEXT), layers=[0, -1])
     expected = reference_attention(reference(name), record)
     for section, got in record["attention"].items():
