@@ -21,7 +21,10 @@ from attnviz.views import ARCHITECTURES, VIEWS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
 DEMO_MODELS = ("minilm", "smollm2", "t5_tiny")
-LAYOUTS = ("layer_average", "heads")
+LAYOUTS = ("layer_average", "heads", "single")
+VARIANTS = ("plain", "top_cells", "regions")
+SCALES = ("panel", "figure", "fixed")
+FORMATS = ("pdf", "png", "svg")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 STORAGE_DTYPES = ("float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -74,14 +77,30 @@ class ModeConfig:
 
 @dataclass
 class PlotConfig:
-    layouts: list[str] = field(default_factory=lambda: list(LAYOUTS))
+    """How figures look; one file per style in conf/plot/ (default, paper, slides)."""
+
+    layouts: list[str] = field(default_factory=lambda: ["layer_average", "heads"])
+    variants: list[str] = field(default_factory=lambda: ["plain"])  # plain, top_cells, regions
     num_figs_per_row: int = 4
     cmap: str = "viridis"
     gamma: float = 1.0  # power-norm exponent for colour; 1.0 is linear
+    scale: str = "panel"  # panel | figure (one scale per figure) | fixed (vmin..vmax, sweep-wide)
+    vmin: float = 0.0
+    vmax: float = 1.0
     ignore_first_token: bool = False
+    renormalize: bool = False  # with ignore_first_token: rows sum to 1 again
     panel_inches: float = 3.2
     max_labels: int = 40  # above this many tokens, label every k-th token only
     font_size: float = 7.0
+    layer: int = -1  # the single layout: this stored layer (negative: from the end)
+    head: int | None = None  # the single layout: this head, or null for the head mean
+    top_n: int = 3  # top_cells: the highest cells, enlarged, scored, their tokens in red
+    enlarged_size: float = 1.8  # top_cells: their rows and columns this many times larger
+    score_threshold: int = 64  # top_cells: print scores only up to this many tokens
+    regions: list[list[int]] = field(default_factory=list)  # [top, left, bottom, right] boxes
+    auto_regions: int = 3  # regions: also box this many detected high-attention regions
+    format: str = "pdf"  # pdf | png | svg (png and svg: one page only)
+    dpi: int = 200
 
 
 @dataclass
@@ -277,6 +296,10 @@ def _validate(cfg) -> SweepConfig:
             )
     for layout in sweep.plot.layouts:
         _check_choice("plot.layouts", layout, LAYOUTS)
+    for variant in sweep.plot.variants:
+        _check_choice("plot.variants", variant, VARIANTS)
+    _check_choice("plot.scale", sweep.plot.scale, SCALES)
+    _check_choice("plot.format", sweep.plot.format, FORMATS)
     _check_choice("extract.storage_dtype", sweep.extract.storage_dtype, STORAGE_DTYPES)
     _check_choice("extract.special_tokens", sweep.extract.special_tokens, ("keep", "drop"))
     if sweep.plot.num_figs_per_row < 1:

@@ -33,6 +33,7 @@ class ViewSpec:
 
 VIEWS = {
     "self_attention": ViewSpec("encoder", "self", "tokens", "tokens", False, "Self-attention"),
+    "question_context": ViewSpec("encoder", "self", "tokens", "tokens", False, "Question-context"),
     "full_sequence": ViewSpec("decoder", "self", "tokens", "tokens", True, "Full sequence"),
     "self_attention_source": ViewSpec(
         "decoder", "self", "tokens", "tokens", True, "Source self-attention", "source", "source"
@@ -90,10 +91,16 @@ class ViewData:
     title: str
     layers: list[int]  # the model's layer index of each stored layer
     heads: list[str]  # the label of each stored head ("3", or "mean")
+    row_special: list[bool] | None = None  # special tokens ([CLS], <s>, ...): bold labels
+    col_special: list[bool] | None = None
+    question_end: int | None = None  # question_context: the first context token
 
 
-def view_data(record: dict, view: str, ignore_first_token: bool = False) -> ViewData:
-    """The matrices of `view` in `record`; `ignore_first_token` drops row and column 0."""
+def view_data(
+    record: dict, view: str, ignore_first_token: bool = False, renormalize: bool = False
+) -> ViewData:
+    """The matrices of `view` in `record`; `ignore_first_token` drops row and column 0
+    (`renormalize`: and scales each row to sum to 1 again)."""
     if view not in VIEWS:
         raise AttnvizError(f"unknown view '{view}'; choose one of {', '.join(VIEWS)}")
     spec = VIEWS[view]
@@ -107,10 +114,40 @@ def view_data(record: dict, view: str, ignore_first_token: bool = False) -> View
     attention = record["attention"][spec.section][:, :, rows_at, cols_at]  # (layers, heads, q, k)
     attention = attention.float().numpy()
     rows, cols = list(record[spec.rows])[rows_at], list(record[spec.cols])[cols_at]
+    special = {
+        key: [bool(x) for x in record[f"{key.removesuffix('tokens')}special_tokens_mask"]]
+        for key in {spec.rows, spec.cols}
+        if f"{key.removesuffix('tokens')}special_tokens_mask" in record
+    }
+    row_special = special[spec.rows][rows_at] if spec.rows in special else None
+    col_special = special[spec.cols][cols_at] if spec.cols in special else None
+    question_end = record.get("segments", {}).get("question_end")
+    if view == "question_context" and question_end is None:
+        raise AttnvizError(
+            f"view 'question_context' needs a question/context pair, but prompt "
+            f"'{record['meta'].get('prompt_id')}' is a single text; give it question and context"
+        )
     if ignore_first_token:
         attention, rows, cols = attention[:, :, 1:, 1:], rows[1:], cols[1:]
+        row_special = row_special[1:] if row_special else None
+        col_special = col_special[1:] if col_special else None
+        question_end = question_end - 1 if question_end else None
+        if renormalize:
+            sums = attention.sum(-1, keepdims=True)
+            attention = np.divide(attention, sums, out=np.zeros_like(attention), where=sums > 0)
     layers = record.get("layers", {}).get(spec.section) or list(range(attention.shape[0]))
     heads = [str(h) for h in record.get("heads", {}).get(spec.section, range(attention.shape[1]))]
     if record["meta"].get("settings", {}).get("head_mean"):
         heads = ["mean"]
-    return ViewData(attention, rows, cols, spec.causal, spec.title, list(layers), heads)
+    return ViewData(
+        attention,
+        rows,
+        cols,
+        spec.causal,
+        spec.title,
+        list(layers),
+        heads,
+        row_special,
+        col_special,
+        question_end,
+    )

@@ -1,109 +1,257 @@
-"""Figures: the heatmap primitive, the layouts, and deterministic PDFs."""
+"""Figures: the heatmap primitive, layouts, highlight variants, and reproducible files."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
+from matplotlib.patches import Rectangle
 from pypdf import PdfReader
 
+from attnviz.analysis import find_regions, top_cells
 from attnviz.config import PlotConfig
-from attnviz.plot import heatmap, layer_average_figure, render_figure
+from attnviz.errors import AttnvizError
+from attnviz.plot import heatmap, render_figure
 from attnviz.plot.heatmap import label_positions
-from attnviz.plot.layouts import head_figures
+from attnviz.plot.layouts import head_figures, layer_average_figures, layout_figures
 from attnviz.record import SCHEMA_VERSION, save_record
-from attnviz.views import ViewData, view_data
+from attnviz.views import view_data
 
 
 def causal_attention(layers, heads, n, seed=0):
     """Random causal attention: rows sum to 1, upper triangle zero."""
     g = torch.Generator().manual_seed(seed)
-    scores = torch.randn(layers, heads, n, n, generator=g)
+    scores = torch.randn(layers, heads, n, n, generator=g) * 3
     scores = scores.masked_fill(torch.triu(torch.ones(n, n, dtype=torch.bool), 1), float("-inf"))
     return torch.softmax(scores, -1)
 
 
-def decoder_record(layers=3, heads=2, n=6):
-    attention = causal_attention(layers, heads, n).half()
+def record_of(layers=3, heads=2, n=6, architecture="decoder", question_end=None):
+    attention = causal_attention(layers, heads, n)
+    if architecture == "encoder":
+        attention = torch.softmax(torch.randn(layers, heads, n, n), -1)
     tokens = [f"t{i}" for i in range(n)]
-    return {
+    tokens[0] = "[CLS]"
+    record = {
         "tokens": tokens,
-        "attention": {"self": attention},
+        "special_tokens_mask": torch.tensor([i == 0 for i in range(n)]),
+        "attention": {"self": attention.half()},
+        "segments": {} if question_end is None else {"question_end": question_end},
         "meta": {
             "schema_version": SCHEMA_VERSION,
             "model": "toy",
             "prompt_id": "p",
-            "architecture": "decoder",
+            "architecture": architecture,
         },
     }
+    return record
 
 
-def visible_images(fig):
-    return [ax.images[0] for ax in fig.axes if ax.images and ax.get_visible() and ax.axison]
+def images(fig):
+    return [
+        ax
+        for ax in fig.axes
+        if ax.axison and (ax.images or ax.collections) and ax.get_label() != "<colorbar>"
+    ]
 
 
-def test_heatmap_is_one_image_with_masked_causal_cells():
+def the_image(ax):
+    return (ax.images or ax.collections)[0]
+
+
+def test_heatmap_is_one_image_with_masked_causal_cells_and_bold_specials():
     matrix = causal_attention(1, 1, 5)[0, 0].numpy()
-    image = heatmap(matrix, list("abcde"), list("abcde"), causal=True)
+    special = [True, False, False, False, True]
+    image = heatmap(matrix, list("abcde"), list("abcde"), causal=True, row_special=special)
     data = image.get_array()
     assert data.shape == (5, 5)
     assert data.mask[0, 1] and not data.mask[1, 0] and not data.mask[4, 4]
     ax = image.axes
     assert len(ax.texts) == 0  # no per-cell artists
-    assert [t.get_text() for t in ax.get_xticklabels()] == list("abcde")
+    labels = ax.get_yticklabels()
+    assert [t.get_text() for t in labels] == list("abcde")
+    assert [t.get_fontweight() for t in labels][:2] == ["bold", "normal"]
 
 
-def test_tick_labels_thin_out_on_long_inputs():
+def test_tick_labels_thin_out_but_keep_highlighted_tokens():
     assert len(label_positions(32, 40)) == 32
-    positions = label_positions(512, 40)
-    assert len(positions) <= 40 and positions[0] == 0
-    image = heatmap(np.eye(512), [f"w{i}" for i in range(512)], None, max_labels=40)
-    assert len(image.axes.get_yticklabels()) <= 40
+    positions = label_positions(512, 40, always=[257])
+    assert len(positions) <= 41 and 257 in positions and positions[0] == 0
+    image = heatmap(np.eye(512), [f"w{i}" for i in range(512)], None, highlight=[(257, 3)])
+    labels = {t.get_text(): t for t in image.axes.get_yticklabels()}
+    assert len(labels) <= 41 and labels["w257"].get_color() == "red"
+
+
+def test_long_inputs_are_pooled_keeping_peaks():
+    matrix = np.full((4096, 4096), 1e-4, dtype=np.float32)
+    matrix[1234, 3210] = 1.0
+    image = heatmap(matrix, max_pixels=1024)
+    shown = image.get_array()
+    assert max(shown.shape) <= 1024 and shown.max() == 1.0  # the single peak survives
+    assert image.axes.get_xlim() == (-0.5, 4095.5)
+
+
+def test_non_finite_attention_is_an_error():
+    with pytest.raises(AttnvizError, match="1 non-finite values"):
+        heatmap(np.array([[0.5, np.nan], [0.5, 0.5]]))
 
 
 @pytest.mark.parametrize("layers, per_row", [(6, 4), (2, 4), (30, 4)])
 def test_layer_average_has_one_panel_per_layer(layers, per_row):
-    record = decoder_record(layers=layers)
+    record = record_of(layers=layers)
     data = view_data(record, "full_sequence")
-    fig = layer_average_figure(data, PlotConfig(num_figs_per_row=per_row), "toy")
-    images = visible_images(fig)
-    assert len(images) == layers
+    [fig] = layer_average_figures(data, PlotConfig(num_figs_per_row=per_row), "toy", "plain")
+    axes = images(fig)
+    assert len(axes) == layers
     expected = record["attention"]["self"].float().mean(1)[layers - 1].numpy()
-    np.testing.assert_allclose(images[-1].get_array().filled(0), expected, atol=1e-6)
+    np.testing.assert_allclose(the_image(axes[-1]).get_array().filled(0), expected, atol=1e-6)
 
 
 def test_head_pages_have_one_panel_per_head():
-    data = view_data(decoder_record(layers=3, heads=5), "full_sequence")
-    pages = list(head_figures(data, PlotConfig(num_figs_per_row=4), "toy"))
-    assert len(pages) == 3
-    assert all(len(visible_images(page)) == 5 for page in pages)
+    data = view_data(record_of(layers=3, heads=5), "full_sequence")
+    pages = list(head_figures(data, PlotConfig(num_figs_per_row=4), "toy", "plain"))
+    assert len(pages) == 3 and all(len(images(page)) == 5 for page in pages)
     np.testing.assert_allclose(
-        visible_images(pages[2])[4].get_array().filled(0), data.attention[2, 4], atol=1e-6
+        the_image(images(pages[2])[4]).get_array().filled(0), data.attention[2, 4], atol=1e-6
     )
 
 
-def test_ignore_first_token_drops_row_and_column():
-    data = view_data(decoder_record(n=6), "full_sequence", ignore_first_token=True)
-    assert data.attention.shape[-2:] == (5, 5)
-    assert data.row_tokens[0] == "t1"
+@pytest.mark.parametrize("scale, bars", [("panel", 5), ("figure", 1), ("fixed", 1)])
+def test_colour_scale_per_panel_figure_or_fixed(scale, bars):
+    data = view_data(record_of(heads=5), "full_sequence")
+    style = PlotConfig(scale=scale, vmin=0.0, vmax=0.5)
+    [fig] = list(head_figures(data, style, "toy", "plain"))[:1]
+    norms = {(the_image(ax).norm.vmin, the_image(ax).norm.vmax) for ax in images(fig)}
+    assert len([ax for ax in fig.axes if ax.get_label() == "<colorbar>"]) == bars
+    if scale == "fixed":
+        assert norms == {(0.0, 0.5)}
+    elif scale == "figure":
+        visible = data.attention[0][:, np.tril(np.ones((6, 6), bool))]
+        [(lo, hi)] = norms
+        assert (lo, hi) == (pytest.approx(visible.min()), pytest.approx(visible.max()))
+    else:
+        assert len(norms) == 5
+
+
+def test_top_cells_are_enlarged_scored_and_their_tokens_red():
+    data = view_data(record_of(layers=1, heads=1), "full_sequence")
+    style = PlotConfig(top_n=2, enlarged_size=2.0, layouts=["single"])
+    [fig] = layout_figures("single", data, style, "toy", "top_cells")
+    [ax] = images(fig)
+    matrix = data.attention[0].mean(0)
+    cells = top_cells(matrix, 2, ~np.tril(np.ones((6, 6), bool)))
+    mesh = the_image(ax)
+    assert mesh.get_array().shape == (6, 6)  # still one image artist
+    x0, x1 = ax.get_xlim()
+    assert x1 - x0 == 6 + len({c for _, c in cells})  # enlarged columns are twice as wide
+    assert sorted(t.get_text() for t in ax.texts) == sorted(f"{matrix[r, c]:.2f}" for r, c in cells)
+    red = {t.get_text() for t in ax.get_yticklabels() if t.get_color() == "red"}
+    assert red == {data.row_tokens[r] for r, _ in cells}
+
+
+def test_top_n_larger_than_the_cells_is_an_error(tmp_path):
+    save_record(record_of(layers=1, heads=1, n=3), tmp_path / "r.pt")
+    style = PlotConfig(top_n=7)  # a causal 3 x 3 matrix has 6 cells
+    with pytest.raises(AttnvizError, match="top_n is 7 but the matrix has 6 cells"):
+        render_figure(
+            tmp_path / "r.pt", "full_sequence", "single", style, tmp_path / "f.pdf", "top_cells"
+        )
+    assert not (tmp_path / "f.pdf").exists()
+
+
+def test_boxes_where_asked_and_where_detected(tmp_path):
+    data = view_data(record_of(layers=1, heads=1, n=8), "full_sequence")
+    style = PlotConfig(regions=[[2, 1, 4, 3]], auto_regions=2)
+    [fig] = layout_figures("single", data, style, "toy", "regions")
+    [ax] = images(fig)
+    boxes = [p for p in ax.patches if isinstance(p, Rectangle)]
+    detected = find_regions(data.attention[0].mean(0), 2, masked=~np.tril(np.ones((8, 8), bool)))
+    assert len(boxes) == 1 + len(detected)
+    first = boxes[0]
+    assert (first.get_x(), first.get_y(), first.get_width(), first.get_height()) == (
+        0.5,
+        1.5,
+        3.0,
+        3.0,
+    )  # columns 1..3 and rows 2..4, cell edges at -0.5 + index
+
+
+def test_a_region_outside_the_matrix_is_an_error(tmp_path):
+    save_record(record_of(n=6), tmp_path / "r.pt")
+    style = PlotConfig(regions=[[2, 2, 9, 3]])
+    with pytest.raises(AttnvizError, match=r"outside the 6 x 6 matrix"):
+        render_figure(
+            tmp_path / "r.pt", "full_sequence", "single", style, tmp_path / "f.pdf", "regions"
+        )
+    assert list(tmp_path.iterdir()) == [tmp_path / "r.pt"]
+
+
+def test_find_regions_finds_planted_blocks():
+    x = np.random.default_rng(0).random((512, 512)) * 0.01
+    x[100:110, 200:230] += 1.0
+    x[300:305, 10:15] += 0.8
+    assert find_regions(x, 2) == [(100, 200, 109, 229), (300, 10, 304, 14)]
+
+
+def test_question_context_is_five_titled_panels():
+    record = record_of(n=9, architecture="encoder", question_end=4)
+    data = view_data(record, "question_context")
+    [fig] = layout_figures("single", data, PlotConfig(head=1), "toy", "plain")
+    axes = images(fig)
+    assert [ax.get_title() for ax in axes] == [
+        "whole sequence",
+        "question -> question",
+        "context -> context",
+        "question -> context",
+        "context -> question",
+    ]
+    shapes = [the_image(ax).get_array().shape for ax in axes]
+    assert shapes == [(9, 9), (4, 4), (5, 5), (4, 5), (5, 4)]
+    whole = data.attention[-1, 1]
+    np.testing.assert_allclose(the_image(axes[3]).get_array(), whole[:4, 4:], atol=1e-6)
+    assert [t.get_text() for t in axes[3].get_yticklabels()] == data.row_tokens[:4]
+
+
+def test_question_context_needs_a_pair():
+    with pytest.raises(AttnvizError, match="needs a question/context pair"):
+        view_data(record_of(architecture="encoder"), "question_context")
+
+
+def test_ignore_first_token_can_renormalise_rows():
+    data = view_data(record_of(n=6), "full_sequence", ignore_first_token=True, renormalize=True)
+    assert data.attention.shape[-2:] == (5, 5) and data.row_tokens[0] == "t1"
+    np.testing.assert_allclose(data.attention.sum(-1), 1.0, atol=1e-3)
 
 
 def test_view_of_the_wrong_architecture_is_an_error():
-    from attnviz.errors import AttnvizError
-
     with pytest.raises(AttnvizError, match="for encoder_decoder models"):
-        view_data(decoder_record(), "cross_attention")
+        view_data(record_of(), "cross_attention")
 
 
-@pytest.mark.parametrize("layout, pages", [("layer_average", 1), ("heads", 3)])
-def test_render_writes_a_reproducible_pdf(tmp_path, layout, pages):
-    save_record(decoder_record(layers=3), tmp_path / "r.pt")
-    for name in ("a.pdf", "b.pdf"):
-        render_figure(tmp_path / "r.pt", "full_sequence", layout, PlotConfig(), tmp_path / name)
-    assert len(PdfReader(tmp_path / "a.pdf").pages) == pages
-    assert (tmp_path / "a.pdf").read_bytes() == (tmp_path / "b.pdf").read_bytes()
+@pytest.mark.parametrize(
+    "layout, suffix, pages",
+    [("layer_average", "pdf", 1), ("heads", "pdf", 3), ("single", "png", 1), ("single", "svg", 1)],
+)
+def test_render_writes_reproducible_files(tmp_path, layout, suffix, pages):
+    save_record(record_of(layers=3), tmp_path / "r.pt")
+    for name in ("a", "b"):
+        render_figure(
+            tmp_path / "r.pt",
+            "full_sequence",
+            layout,
+            PlotConfig(),
+            tmp_path / f"{name}.{suffix}",
+            "top_cells",
+        )
+    a, b = (tmp_path / f"{name}.{suffix}" for name in "ab")
+    assert a.read_bytes() == b.read_bytes()
+    if suffix == "pdf":
+        assert len(PdfReader(a).pages) == pages
+        assert b"/FontFile2" in a.read_bytes()  # TrueType (Type 42) fonts embedded
 
 
-def test_view_data_type():
-    data = view_data(decoder_record(), "full_sequence")
-    assert isinstance(data, ViewData) and data.causal and data.attention.dtype == np.float32
+def test_several_pages_do_not_go_into_a_png(tmp_path):
+    save_record(record_of(layers=3), tmp_path / "r.pt")
+    with pytest.raises(AttnvizError, match="3 pages cannot go into one .png"):
+        render_figure(tmp_path / "r.pt", "full_sequence", "heads", PlotConfig(), tmp_path / "h.png")
+    assert not (tmp_path / "h.png").exists()

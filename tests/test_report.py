@@ -7,12 +7,12 @@ from matplotlib.figure import Figure
 from pypdf import PdfReader
 
 from attnviz.errors import AttnvizError
-from attnviz.plot import save_pdf
+from attnviz.plot import save_figures
 from attnviz.report import ReportEntry, build_report
 
 
 def figure_pdf(path, pages):
-    save_pdf([Figure(figsize=(2, 2)) for _ in range(pages)], path)
+    save_figures([Figure(figsize=(2, 2)) for _ in range(pages)], path)
     return str(path)
 
 

@@ -9,11 +9,33 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
 
+from attnviz.errors import AttnvizError
 
-def label_positions(n: int, max_labels: int) -> np.ndarray:
-    """Every index up to `max_labels` tokens, then every k-th so at most `max_labels` remain."""
+
+def label_positions(n: int, max_labels: int, always: Sequence[int] = ()) -> np.ndarray:
+    """Every index up to `max_labels` tokens, then every k-th (at most `max_labels`), plus
+    the indices in `always` (the tokens of highlighted cells)."""
     step = max(1, math.ceil(n / max(1, max_labels)))
-    return np.arange(0, n, step)
+    return np.union1d(np.arange(0, n, step), np.asarray(always, dtype=int))
+
+
+def causal_mask(q: int, k: int) -> np.ndarray:
+    """Cells a causal model cannot attend to: above the diagonal (aligned at the bottom right)."""
+    return np.triu(np.ones((q, k), bool), k=1 + k - q)
+
+
+def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray, int]:
+    """Blocks of f x f cells reduced to their maximum, so that peaks survive when a long input
+    has more cells than the page has pixels; blocks with no visible cell stay masked."""
+    f = math.ceil(max(data.shape) / max_pixels)
+    if f <= 1:
+        return data, 1
+    q, k = data.shape
+    rows, cols = math.ceil(q / f) * f, math.ceil(k / f) * f
+    padded = np.full((rows, cols), -np.inf, dtype=np.float32)
+    padded[:q, :k] = data.filled(-np.inf)
+    blocks = padded.reshape(rows // f, f, cols // f, f).max(axis=(1, 3))
+    return np.ma.masked_invalid(np.where(np.isneginf(blocks), np.nan, blocks)), f
 
 
 def heatmap(
@@ -31,40 +53,71 @@ def heatmap(
     font_size: float = 7.0,
     title: str | None = None,
     colorbar: bool = True,
+    row_special: Sequence[bool] | None = None,
+    col_special: Sequence[bool] | None = None,
+    highlight: Sequence[tuple[int, int]] = (),
+    row_edges: np.ndarray | None = None,
+    col_edges: np.ndarray | None = None,
+    max_pixels: int = 1200,
 ):
-    """Draw `matrix` (q, k) as an image on `ax` and return the AxesImage.
+    """Draw `matrix` (q, k) as an image on `ax` and return the image artist.
 
     `causal` blanks the upper triangle (cells the model cannot attend to) instead of drawing
-    zeros; `gamma` != 1 uses a power norm; tick labels thin out above `max_labels` tokens.
+    zeros; `gamma` != 1 uses a power norm; `vmin`/`vmax` fix the colour scale (else this
+    panel's range). Tick labels thin out above `max_labels` tokens but always include the
+    tokens of `highlight` cells, which are drawn red; special tokens are bold. `row_edges` and
+    `col_edges` (q + 1 and k + 1 increasing positions) give cells unequal sizes.
     """
     if ax is None:
         from matplotlib.figure import Figure
 
         ax = Figure(figsize=(4, 4)).subplots()
-    q, k = matrix.shape  # (q, k)
-    data = (
-        np.ma.masked_array(matrix, mask=np.triu(np.ones((q, k), bool), k=1 + k - q))
-        if (causal)
-        else matrix
-    )
-    lo = float(np.min(matrix)) if vmin is None else vmin
-    hi = float(np.max(matrix)) if vmax is None else vmax
+    matrix = np.asarray(matrix, dtype=np.float32)  # (q, k)
+    if not np.isfinite(matrix).all():
+        raise AttnvizError(
+            f"the attention holds {int((~np.isfinite(matrix)).sum())} non-finite values "
+            "(NaN or inf); extract it again, in float32 if the model overflows float16"
+        )
+    q, k = matrix.shape
+    data = np.ma.masked_array(matrix, mask=causal_mask(q, k) if causal else False)
+    visible = data.compressed()
+    lo = vmin if vmin is not None else (float(visible.min()) if visible.size else 0.0)
+    hi = vmax if vmax is not None else (float(visible.max()) if visible.size else 1.0)
     hi = hi if hi > lo else lo + 1e-9
     norm = Normalize(lo, hi) if gamma == 1.0 else PowerNorm(gamma, vmin=lo, vmax=hi)
-    image = ax.imshow(
-        data,
-        cmap=colormaps[cmap].with_extremes(bad="white"),
-        norm=norm,
-        interpolation="nearest",
-        aspect="auto",
-    )
-    for axis, labels, n in ((ax.xaxis, col_labels, k), (ax.yaxis, row_labels, q)):
-        ticks = label_positions(n, max_labels)
-        axis.set_ticks(ticks)
-        if labels is None:
-            axis.set_ticklabels([str(i) for i in ticks], fontsize=font_size)
-        else:
-            axis.set_ticklabels([labels[i] for i in ticks], fontsize=font_size)
+    colours = colormaps[cmap].with_extremes(bad="white")
+    if row_edges is not None or col_edges is not None:
+        row_edges = np.arange(q + 1) - 0.5 if row_edges is None else np.asarray(row_edges)
+        col_edges = np.arange(k + 1) - 0.5 if col_edges is None else np.asarray(col_edges)
+        image = ax.pcolorfast(col_edges, row_edges, data, cmap=colours, norm=norm)
+        ax.set_xlim(col_edges[0], col_edges[-1])
+        ax.set_ylim(row_edges[-1], row_edges[0])
+    else:
+        shown, f = pooled(data, max_pixels)
+        extent = (-0.5, shown.shape[1] * f - 0.5, shown.shape[0] * f - 0.5, -0.5)
+        image = ax.imshow(
+            shown, cmap=colours, norm=norm, interpolation="nearest", aspect="auto", extent=extent
+        )
+        ax.set_xlim(-0.5, k - 0.5)
+        ax.set_ylim(q - 0.5, -0.5)
+        row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
+    marked_rows = {r for r, _ in highlight}
+    marked_cols = {c for _, c in highlight}
+    for axis, labels, edges, special, marked in (
+        (ax.xaxis, col_labels, col_edges, col_special, marked_cols),
+        (ax.yaxis, row_labels, row_edges, row_special, marked_rows),
+    ):
+        n = len(edges) - 1
+        ticks = label_positions(n, max_labels, sorted(marked))
+        axis.set_ticks((edges[ticks] + edges[ticks + 1]) / 2)
+        texts = [str(i) if labels is None else labels[i] for i in ticks]
+        axis.set_ticklabels(texts, fontsize=font_size)
+        for index, tick in zip(ticks, axis.get_major_ticks(), strict=True):
+            if special is not None and special[index]:
+                tick.label1.set_fontweight("bold")
+            if index in marked:
+                tick.label1.set_color("red")
+                tick.label1.set_fontweight("bold")
     ax.tick_params(axis="x", labelrotation=90, length=2, pad=1)
     ax.tick_params(axis="y", length=2, pad=1)
     if title:

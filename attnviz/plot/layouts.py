@@ -1,38 +1,73 @@
-"""Layouts: grids of heatmaps for a view (layer averages, per-head pages), and saving them.
+"""Layouts: grids of heatmaps for a view, highlight variants, and saving them.
 
 A layout returns `matplotlib.figure.Figure` objects that no pyplot state knows about, so nothing
-is left open; `save_pdf` writes them deterministically (no creation date, Type 42 fonts).
+is left open; `save_figures` writes them deterministically (no dates, Type 42 fonts).
 """
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
+from dataclasses import dataclass
 
 import matplotlib
+import numpy as np
 from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
+from attnviz.analysis import check_regions, find_regions, top_cells
 from attnviz.atomic import atomic_path
 from attnviz.config import LAYOUTS, PlotConfig
-from attnviz.plot.heatmap import heatmap
+from attnviz.errors import AttnvizError
+from attnviz.plot.heatmap import causal_mask, heatmap
 from attnviz.views import ViewData
 
+RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
 
-def panel_grid(n_panels: int, data: ViewData, style: PlotConfig, title: str):
-    """A figure with `n_panels` heatmap axes in rows of `style.num_figs_per_row`.
 
-    Margins are computed in inches from the longest token label, so the layout costs nothing
-    at draw time; only the outer panels carry token labels (all panels share the tokens).
-    """
-    cols = max(1, min(style.num_figs_per_row, n_panels))
-    rows = math.ceil(n_panels / cols)
+@dataclass
+class Panel:
+    """One heatmap to draw: a (q, k) matrix, its labels and its title."""
+
+    matrix: np.ndarray
+    title: str
+    row_tokens: list[str]
+    col_tokens: list[str]
+    row_special: list[bool] | None
+    col_special: list[bool] | None
+    causal: bool
+
+
+def panels_of(data: ViewData, matrices: list[tuple[np.ndarray, str]]) -> list[Panel]:
+    return [
+        Panel(
+            m, t, data.row_tokens, data.col_tokens, data.row_special, data.col_special, data.causal
+        )
+        for m, t in matrices
+    ]
+
+
+def panel_grid(panels: list[Panel], style: PlotConfig, title: str, per_row: int | None = None):
+    """A figure with one axes per panel in rows of `per_row`; margins in inches from the
+    longest token label, so layout costs nothing at draw time. When every panel shows the same
+    tokens only the outer panels carry labels."""
+    n = len(panels)
+    cols = max(1, min(per_row or style.num_figs_per_row, n))
+    rows = math.ceil(n / cols)
     side, pt = style.panel_inches, style.font_size / 72  # inches
-    longest = max(len(t) for t in [*data.row_tokens, *data.col_tokens, "0"])
+    tokens = [t for p in panels for t in (*p.row_tokens, *p.col_tokens)]
+    longest = max((len(t) for t in tokens), default=1)
     labels = min(2.0, 0.15 + 0.62 * pt * longest)  # room for the rotated token labels
-    gap_x, gap_y, top = 0.75, 0.35 + 1.6 * pt, 0.45 + 2 * pt  # colorbar, panel title, suptitle
-    width = labels + cols * side + (cols - 1) * gap_x + 0.75
+    shared = all(
+        p.row_tokens is panels[0].row_tokens and p.col_tokens is panels[0].col_tokens
+        for p in panels
+    )
+    gap_x = 0.75 + (0 if shared else labels)
+    gap_y = 0.35 + 1.6 * pt + (0 if shared else labels)
+    top = 0.45 + 2 * pt
+    right = 0.75 if style.scale == "panel" else 1.1  # a figure colorbar needs more room
+    width = labels + cols * side + (cols - 1) * gap_x + right
     height = top + rows * side + (rows - 1) * gap_y + labels
     fig = Figure(figsize=(width, height))
     axes = fig.subplots(
@@ -41,69 +76,223 @@ def panel_grid(n_panels: int, data: ViewData, style: PlotConfig, title: str):
         squeeze=False,
         gridspec_kw=dict(
             left=labels / width,
-            right=1 - 0.75 / width,
+            right=1 - right / width,
             bottom=labels / height,
             top=1 - top / height,
             wspace=gap_x / side,
             hspace=gap_y / side,
         ),
     ).ravel()
-    for ax in axes[n_panels:]:
+    for ax in axes[n:]:
         ax.set_axis_off()
-    for i, ax in enumerate(axes[:n_panels]):
-        ax.tick_params(labelbottom=i + cols >= n_panels, labelleft=i % cols == 0)
+    for i, ax in enumerate(axes[:n]):
+        if shared:
+            ax.tick_params(labelbottom=i + cols >= n, labelleft=i % cols == 0)
     fig.suptitle(title, fontsize=style.font_size + 4, y=1 - 0.15 / height, va="top")
-    return fig, list(axes[:n_panels])
+    return fig, list(axes[:n])
 
 
-def _draw(ax, matrix, data: ViewData, style: PlotConfig, title: str):
-    return heatmap(
-        matrix,
-        data.row_tokens,
-        data.col_tokens,
-        ax,
-        causal=data.causal,
+def _visible(panel: Panel) -> np.ndarray:
+    if panel.causal:
+        return panel.matrix[~causal_mask(*panel.matrix.shape)]
+    return panel.matrix.ravel()
+
+
+def _scale(panels: list[Panel], style: PlotConfig) -> tuple[float | None, float | None]:
+    if style.scale == "fixed":
+        return style.vmin, style.vmax
+    if style.scale == "figure":
+        values = np.concatenate([_visible(p) for p in panels])
+        return float(values.min()), float(values.max())
+    return None, None
+
+
+def _enlarged_edges(n: int, marked, factor: float) -> np.ndarray:
+    sizes = np.ones(n)
+    sizes[sorted(marked)] = factor
+    return np.concatenate([[0.0], np.cumsum(sizes)]) - 0.5
+
+
+def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) -> dict:
+    """Draw one panel with its highlight variant; returns what was drawn: the image, the
+    highlighted cells and the boxes (top, left, bottom, right)."""
+    q, k = panel.matrix.shape
+    masked = causal_mask(q, k) if panel.causal else None
+    drawn = {"cells": [], "boxes": []}
+    options = dict(
+        causal=panel.causal,
         cmap=style.cmap,
         gamma=style.gamma,
+        vmin=vmin,
+        vmax=vmax,
         max_labels=style.max_labels,
         font_size=style.font_size,
-        title=title,
+        title=panel.title,
+        colorbar=style.scale == "panel",
+        row_special=panel.row_special,
+        col_special=panel.col_special,
     )
+    if variant == "top_cells":
+        cells = top_cells(panel.matrix, style.top_n, masked)
+        drawn["cells"] = cells
+        options.update(
+            highlight=cells,
+            row_edges=_enlarged_edges(q, {r for r, _ in cells}, style.enlarged_size),
+            col_edges=_enlarged_edges(k, {c for _, c in cells}, style.enlarged_size),
+        )
+    drawn["image"] = image = heatmap(
+        panel.matrix, panel.row_tokens, panel.col_tokens, ax, **options
+    )
+    rows = options.get("row_edges", np.arange(q + 1) - 0.5)
+    cols = options.get("col_edges", np.arange(k + 1) - 0.5)
+    if variant == "top_cells" and max(q, k) <= style.score_threshold:
+        for r, c in drawn["cells"]:
+            value = panel.matrix[r, c]
+            ax.text(
+                (cols[c] + cols[c + 1]) / 2,
+                (rows[r] + rows[r + 1]) / 2,
+                f"{value:.2f}",
+                ha="center",
+                va="center",
+                fontsize=style.font_size - 1,
+                color="white" if image.norm(value) < 0.6 else "black",
+            )
+    if variant == "regions":
+        boxes = check_regions([tuple(r) for r in style.regions], (q, k))
+        boxes += find_regions(panel.matrix, style.auto_regions, masked=masked)
+        for top, left, bottom, right in boxes:
+            ax.add_patch(
+                Rectangle(
+                    (cols[left], rows[top]),
+                    cols[right + 1] - cols[left],
+                    rows[bottom + 1] - rows[top],
+                    fill=False,
+                    edgecolor="red",
+                    linewidth=1.2,
+                )
+            )
+        drawn["boxes"] = boxes
+    return drawn
 
 
-def layer_average_figure(data: ViewData, style: PlotConfig, title: str) -> Figure:
-    """One panel per layer, each the mean over that layer's heads."""
-    layers = data.attention.shape[0]
-    fig, axes = panel_grid(layers, data, style, f"{title}: mean over heads")
-    for i, ax in enumerate(axes):
-        _draw(ax, data.attention[i].mean(axis=0), data, style, f"layer {data.layers[i]}")
+def grid_figure(
+    panels: list[Panel], style: PlotConfig, title: str, variant: str, per_row: int | None = None
+) -> Figure:
+    """Panels in a grid, one colour scale per panel, per figure or fixed (style.scale)."""
+    fig, axes = panel_grid(panels, style, title, per_row)
+    vmin, vmax = _scale(panels, style)
+    drawn = [
+        draw_panel(ax, p, style, variant, vmin, vmax) for ax, p in zip(axes, panels, strict=True)
+    ]
+    if style.scale != "panel":  # one colorbar for the figure, right of the grid
+        boxes = [ax.get_position() for ax in axes]
+        right = max(b.x1 for b in boxes) + 0.25 / fig.get_figwidth()
+        bottom, top = min(b.y0 for b in boxes), max(b.y1 for b in boxes)
+        where = [right, bottom, 0.15 / fig.get_figwidth(), top - bottom]
+        bar = fig.colorbar(drawn[0]["image"], cax=fig.add_axes(where, label="<colorbar>"))
+        bar.ax.tick_params(labelsize=style.font_size)
     return fig
 
 
-def head_figures(data: ViewData, style: PlotConfig, title: str) -> Iterator[Figure]:
+def layer_average_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
+    """One panel per layer, each the mean over that layer's heads."""
+    matrices = [
+        (data.attention[i].mean(axis=0), f"layer {layer}") for i, layer in enumerate(data.layers)
+    ]
+    return [grid_figure(panels_of(data, matrices), style, f"{title}: mean over heads", variant)]
+
+
+def head_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
     """One page per layer, one panel per head."""
-    layers, heads = data.attention.shape[:2]  # (layers, heads, q, k)
-    for i, layer in enumerate(data.layers[:layers]):
-        fig, axes = panel_grid(heads, data, style, f"{title}: layer {layer}")
-        for j, ax in enumerate(axes):
-            _draw(ax, data.attention[i, j], data, style, f"layer {layer}, head {data.heads[j]}")
-        yield fig
+    for i, layer in enumerate(data.layers):
+        matrices = [
+            (data.attention[i, j], f"layer {layer}, head {head}")
+            for j, head in enumerate(data.heads)
+        ]
+        yield grid_figure(panels_of(data, matrices), style, f"{title}: layer {layer}", variant)
 
 
-def layout_figures(layout: str, data: ViewData, style: PlotConfig, title: str) -> list[Figure]:
+def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str]:
+    layers = len(data.layers)
+    if not -layers <= style.layer < layers:
+        raise AttnvizError(
+            f"plot.layer is {style.layer} but the record holds {layers} layers; "
+            f"choose -{layers}..{layers - 1}"
+        )
+    i = style.layer % layers
+    if style.head is None or data.heads == ["mean"]:
+        return data.attention[i].mean(axis=0), f"layer {data.layers[i]}, mean over heads"
+    if style.head not in range(len(data.heads)):
+        raise AttnvizError(
+            f"plot.head is {style.head} but the record holds {len(data.heads)} heads; "
+            f"choose 0..{len(data.heads) - 1} or null for the mean"
+        )
+    return data.attention[i, style.head], f"layer {data.layers[i]}, head {data.heads[style.head]}"
+
+
+def single_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
+    """One (layer, head) panel; for question_context, IzzyViz's five panels."""
+    matrix, label = _single_matrix(data, style)
+    if data.question_end is None:
+        return [grid_figure(panels_of(data, [(matrix, label)]), style, title, variant)]
+    end, rows, cols = data.question_end, data.row_tokens, data.col_tokens
+    q, c = slice(None, end), slice(end, None)
+
+    def part(r: slice, k: slice, name: str) -> Panel:
+        row_special = data.row_special[r] if data.row_special else None
+        col_special = data.col_special[k] if data.col_special else None
+        return Panel(matrix[r, k], name, rows[r], cols[k], row_special, col_special, False)
+
+    panels = [
+        Panel(matrix, "whole sequence", rows, cols, data.row_special, data.col_special, False),
+        part(q, q, "question -> question"),
+        part(c, c, "context -> context"),
+        part(q, c, "question -> context"),  # rows: question tokens attending to the context
+        part(c, q, "context -> question"),
+    ]
+    return [grid_figure(panels, style, f"{title}: {label}", variant, per_row=3)]
+
+
+def layout_figures(
+    layout: str, data: ViewData, style: PlotConfig, title: str, variant: str = "plain"
+) -> list[Figure]:
+    if data.question_end is not None and layout != "single":
+        raise AttnvizError(
+            "question_context is drawn as five panels of one layer and head; use layout 'single'"
+        )
     if layout == "layer_average":
-        return [layer_average_figure(data, style, title)]
+        return layer_average_figures(data, style, title, variant)
     if layout == "heads":
-        return list(head_figures(data, style, title))
-    raise ValueError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
+        return list(head_figures(data, style, title, variant))
+    if layout == "single":
+        return single_figures(data, style, title, variant)
+    raise AttnvizError(f"unknown layout '{layout}'; choose one of {', '.join(LAYOUTS)}")
 
 
-def save_pdf(figures, path: str | os.PathLike, title: str | None = None) -> None:
-    """Write figures as the pages of one PDF, atomically and byte-reproducibly."""
-    metadata = {"Creator": "attnviz", "Producer": "attnviz", "CreationDate": None}
-    if title:
+def save_figures(
+    figures, path: str | os.PathLike, title: str | None = None, dpi: int = 200
+) -> None:
+    """Write figures atomically and byte-reproducibly: every page of one PDF, or one PNG/SVG."""
+    suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
+    if suffix not in ("pdf", "png", "svg"):
+        raise AttnvizError(f"cannot write '{path}': use a .pdf, .png or .svg file name")
+    figures = list(figures)
+    if suffix != "pdf" and len(figures) != 1:
+        raise AttnvizError(
+            f"{len(figures)} pages cannot go into one .{suffix} file; write a .pdf, or draw a "
+            "one-page layout (layer_average or single)"
+        )
+    metadata = {
+        "pdf": {"Creator": "attnviz", "Producer": "attnviz", "CreationDate": None},
+        "svg": {"Date": None, "Creator": "attnviz"},
+        "png": {"Software": "attnviz"},
+    }[suffix]
+    if title and suffix == "pdf":
         metadata["Title"] = title
-    with matplotlib.rc_context({"pdf.fonttype": 42, "svg.hashsalt": "attnviz"}):
-        with atomic_path(path) as tmp, PdfPages(tmp, metadata=metadata) as pdf:
-            for fig in figures:
-                pdf.savefig(fig)
+    with matplotlib.rc_context(RC), atomic_path(path) as tmp:
+        if suffix == "pdf":
+            with PdfPages(tmp, metadata=metadata) as pdf:
+                for fig in figures:
+                    pdf.savefig(fig)
+        else:
+            figures[0].savefig(tmp, format=suffix, metadata=metadata, dpi=dpi)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from attnviz.config import PlotConfig
-from attnviz.plot.layouts import layout_figures, save_pdf
+from attnviz.plot.layouts import layout_figures, save_figures
 from attnviz.record import load_record
 from attnviz.views import VIEWS, view_data
 
@@ -21,9 +21,12 @@ def render_figure(
     layout: str,
     style: PlotConfig,
     out_path: str | os.PathLike,
+    variant: str = "plain",
 ) -> None:
-    """Draw `layout` of `view` from the record at `record_path` into the PDF `out_path`."""
+    """Draw `layout` of `view` (highlight `variant`) from the record at `record_path` into
+    `out_path` (.pdf, or .png/.svg for one page); nothing is written if anything fails."""
     record = load_record(record_path)
-    data = view_data(record, view, style.ignore_first_token)
+    data = view_data(record, view, style.ignore_first_token, style.renormalize)
     title = figure_title(record, view)
-    save_pdf(layout_figures(layout, data, style, title), out_path, title)
+    figures = layout_figures(layout, data, style, title, variant)
+    save_figures(figures, out_path, title, style.dpi)
