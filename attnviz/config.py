@@ -24,7 +24,6 @@ DEMO_MODELS = ("minilm", "smollm2", "t5_tiny")
 LAYOUTS = ("layer_average", "heads", "single")
 VARIANTS = ("plain", "top_cells", "regions")
 SCALES = ("panel", "figure", "fixed")
-FORMATS = ("pdf", "png", "svg")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 STORAGE_DTYPES = ("float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
@@ -99,8 +98,7 @@ class PlotConfig:
     score_threshold: int = 64  # top_cells: print scores only up to this many tokens
     regions: list[list[int]] = field(default_factory=list)  # [top, left, bottom, right] boxes
     auto_regions: int = 3  # regions: also box this many detected high-attention regions
-    format: str = "pdf"  # pdf | png | svg (png and svg: one page only)
-    dpi: int = 200
+    dpi: int = 200  # PNG files (the API writes .png/.svg by file name; sweeps write PDF)
 
 
 @dataclass
@@ -161,6 +159,15 @@ class Sweep:
             for set_name, prompt_set in self.prompt_sets.items():
                 for prompt in prompt_set.prompts:
                     yield model, set_name, prompt
+
+    def figures(self, model: str, prompt: PromptConfig):
+        """(view, layout, variant) of every figure drawn for this model and prompt."""
+        for view in self.views(model, prompt):
+            for layout in self.config.plot.layouts:
+                if view == "question_context" and layout != "single":
+                    continue  # five panels of one layer and head
+                for variant in self.config.plot.variants:
+                    yield view, layout, variant
 
     def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
@@ -299,7 +306,7 @@ def _validate(cfg) -> SweepConfig:
     for variant in sweep.plot.variants:
         _check_choice("plot.variants", variant, VARIANTS)
     _check_choice("plot.scale", sweep.plot.scale, SCALES)
-    _check_choice("plot.format", sweep.plot.format, FORMATS)
+
     _check_choice("extract.storage_dtype", sweep.extract.storage_dtype, STORAGE_DTYPES)
     _check_choice("extract.special_tokens", sweep.extract.special_tokens, ("keep", "drop"))
     if sweep.plot.num_figs_per_row < 1:

@@ -1,4 +1,4 @@
-"""Snakemake adapter: draw one layout of one view of one record."""
+"""Snakemake adapter: draw one layout of one view of one record, in one highlight variant."""
 
 from attnviz.config import PlotConfig
 from attnviz.joblog import job_log
@@ -11,4 +11,5 @@ with job_log(snakemake.log[0]):
         snakemake.params.layout,
         PlotConfig(**snakemake.params.style),
         snakemake.output.figure,
+        snakemake.wildcards.variant,
     )

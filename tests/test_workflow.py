@@ -11,7 +11,10 @@ from pypdf import PdfReader
 
 from conftest import MODELS_DIR, REPO
 
-SMOKE = ["experiment=smoke", "overrides=plot.layouts=[layer_average,heads]"]
+SMOKE = [
+    "experiment=smoke",
+    "overrides=plot.layouts=[layer_average,heads,single] plot.variants=[plain,top_cells]",
+]
 
 
 def snakemake(workdir, *args, config=()):
@@ -49,21 +52,25 @@ def smoke(tmp_path_factory, demo_model_dir):
 
 def test_report_holds_every_figure_with_bookmarks(smoke):
     reader = PdfReader(smoke / "results" / "report.pdf")
-    # cover + minilm (6 layers: 1 average page + 6 head pages)
-    # + t5_tiny 3 views x (4 layers: 1 average page + 4 head pages)
-    assert len(reader.pages) == 1 + (1 + 6) + 3 * (1 + 4)
+    # cover + 2 variants x (minilm: 1 average page + 6 head pages + 1 single
+    # + t5_tiny: 3 views x (1 average page + 4 head pages + 1 single))
+    assert len(reader.pages) == 1 + 2 * ((1 + 6 + 1) + 3 * (1 + 4 + 1))
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
     assert titles == ["Cover", "minilm", "t5_tiny"]
     minilm = reader.outline[2]  # children of "minilm": [set, [prompt, [figures]]]
     assert minilm[0].title == "tiny" and minilm[1][0].title == "cat"
     assert [f.title for f in minilm[1][1]] == [
         "Self-attention: layer averages",
+        "Self-attention: layer averages, top cells",
         "Self-attention: heads per layer",
+        "Self-attention: heads per layer, top cells",
+        "Self-attention: one layer",
+        "Self-attention: one layer, top cells",
     ]
     t5_figures = [f.title for f in reader.outline[4][1][1]]
     assert t5_figures[0] == "Encoder self-attention: layer averages"
-    assert t5_figures[-1] == "Cross-attention: heads per layer"
-    assert len(t5_figures) == 6
+    assert t5_figures[-1] == "Cross-attention: one layer, top cells"
+    assert len(t5_figures) == 18
 
 
 def test_records_are_cached_per_prompt_and_load_safely(smoke):
@@ -77,7 +84,9 @@ def test_records_are_cached_per_prompt_and_load_safely(smoke):
 def test_every_job_writes_a_log(smoke):
     logs = smoke / "results" / "logs"
     assert (logs / "extract_attention" / "minilm" / "tiny.log").is_file()
-    assert (logs / "plot_heads" / "t5_tiny" / "tiny" / "cat" / "cross_attention.log").is_file()
+    assert (
+        logs / "plot_heads" / "t5_tiny" / "tiny" / "cat" / "cross_attention-plain.log"
+    ).is_file()
     assert (logs / "build_report.log").is_file()
 
 
@@ -121,6 +130,6 @@ def test_generation_experiment_plans_every_decoder_view(tmp_path):
         "generated_to_source",
         "self_attention_generated",
     ):
-        assert f"results/smollm2/demo_generation/capital/{view}/heads.pdf" in planned
-    assert "results/t5_tiny/demo_generation/recipe/cross_attention/heads.pdf" in planned
+        assert f"results/smollm2/demo_generation/capital/{view}/heads-plain.pdf" in planned
+    assert "results/t5_tiny/demo_generation/recipe/cross_attention/heads-plain.pdf" in planned
     assert "results/t5_tiny/demo_generation/recipe/generated_to_source" not in planned

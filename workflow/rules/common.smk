@@ -7,6 +7,7 @@ from pathlib import Path
 from attnviz.config import (
     DEMO_MODELS,
     LAYOUTS,
+    VARIANTS,
     model_source,
     sweep_from_workflow_config,
 )
@@ -19,8 +20,17 @@ except AttnvizError as error:
     sys.exit(f"attnviz: {error}")
 
 CONDA_ENV = "../envs/attnviz.yaml"  # relative to the rule files
-LAYOUT_TITLES = {"layer_average": "layer averages", "heads": "heads per layer"}
-PLOT_STYLE = {k: v for k, v in asdict(SWEEP.config.plot).items() if k != "layouts"}
+LAYOUT_TITLES = {
+    "layer_average": "layer averages",
+    "heads": "heads per layer",
+    "single": "one layer",
+}
+VARIANT_TITLES = {"plain": "", "top_cells": ", top cells", "regions": ", regions"}
+PLOT_STYLE = {
+    k: v
+    for k, v in asdict(SWEEP.config.plot).items()
+    if k not in ("layouts", "variants")
+}
 EXTRACT_SETTINGS = asdict(SWEEP.config.extract)
 
 
@@ -30,6 +40,7 @@ wildcard_constraints:
     prompt=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
     view="|".join(VIEWS),
     layout="|".join(LAYOUTS),
+    variant="|".join(VARIANTS),
     demo="|".join(DEMO_MODELS),
 
 
@@ -63,12 +74,15 @@ def report_items():
     """Every figure of the sweep with its bookmarks: model > prompt set > prompt > figure."""
     items = []
     for model, prompt_set, prompt in SWEEP.pairs():
-        for view in SWEEP.views(model, prompt):
-            for layout in SWEEP.config.plot.layouts:
-                path = f"results/{model}/{prompt_set}/{prompt.id}/{view}/{layout}.pdf"
-                title = f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}"
-                bookmarks = [model, prompt_set, prompt.id, title]
-                items.append({"path": path, "bookmarks": bookmarks})
+        folder = f"results/{model}/{prompt_set}/{prompt.id}"
+        for view, layout, variant in SWEEP.figures(model, prompt):
+            path = f"{folder}/{view}/{layout}-{variant}.pdf"
+            title = (
+                f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}{VARIANT_TITLES[variant]}"
+            )
+            items.append(
+                {"path": path, "bookmarks": [model, prompt_set, prompt.id, title]}
+            )
     return items
 
 

@@ -1,13 +1,14 @@
-# Figures: one job per prompt x view x layout, from the record alone (no model is loaded).
+# Figures: one job per prompt x view x layout x highlight variant, from the record alone (no
+# model is loaded).
 
 
 rule plot_layer_average:
     input:
         record="results/{model}/{prompt_set}/{prompt}/attention.pt",
     output:
-        figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average.pdf",
+        figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average-{variant}.pdf",
     log:
-        "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}.log",
+        "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     conda:
         CONDA_ENV
     params:
@@ -19,9 +20,19 @@ rule plot_layer_average:
 
 use rule plot_layer_average as plot_heads with:
     output:
-        figure="results/{model}/{prompt_set}/{prompt}/{view}/heads.pdf",
+        figure="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.pdf",
     log:
-        "results/logs/plot_heads/{model}/{prompt_set}/{prompt}/{view}.log",
+        "results/logs/plot_heads/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     params:
         layout="heads",
+        style=PLOT_STYLE,
+
+
+use rule plot_layer_average as plot_single with:
+    output:
+        figure="results/{model}/{prompt_set}/{prompt}/{view}/single-{variant}.pdf",
+    log:
+        "results/logs/plot_single/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
+    params:
+        layout="single",
         style=PLOT_STYLE,
