@@ -82,6 +82,21 @@ def test_tick_labels_thin_out_but_keep_highlighted_tokens():
     assert len(labels) <= 41 and labels["w257"].get_color() == "red"
 
 
+@pytest.mark.parametrize("n", [32, 512])
+def test_tick_labels_never_overlap(n):
+    data = view_data(record_of(layers=1, heads=1, n=n), "full_sequence")
+    [fig] = layout_figures("single", data, PlotConfig(top_n=5), "toy", "top_cells")
+    fig.canvas.draw()
+    [ax] = images(fig)
+    for labels, edge in ((ax.get_yticklabels(), "y"), (ax.get_xticklabels(), "x")):
+        boxes = sorted(
+            (b.y0, b.y1) if edge == "y" else (b.x0, b.x1)
+            for b in (t.get_window_extent() for t in labels if t.get_text())
+        )
+        assert len(boxes) > 3
+        assert all(a[1] <= b[0] + 0.5 for a, b in zip(boxes, boxes[1:], strict=False))
+
+
 def test_long_inputs_are_pooled_keeping_peaks():
     matrix = np.full((4096, 4096), 1e-4, dtype=np.float32)
     matrix[1234, 3210] = 1.0

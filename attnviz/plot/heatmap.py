@@ -12,11 +12,23 @@ from matplotlib.colors import Normalize, PowerNorm
 from attnviz.errors import AttnvizError
 
 
-def label_positions(n: int, max_labels: int, always: Sequence[int] = ()) -> np.ndarray:
-    """Every index up to `max_labels` tokens, then every k-th (at most `max_labels`), plus
-    the indices in `always` (the tokens of highlighted cells)."""
+def label_positions(
+    n: int,
+    max_labels: int,
+    always: Sequence[int] = (),
+    centers: np.ndarray | None = None,
+    min_gap: float = 0.0,
+) -> np.ndarray:
+    """Which tokens get a tick label: every one up to `max_labels` tokens, else every k-th;
+    the `always` ones (tokens of highlighted cells) first. A label closer than `min_gap` (in
+    data units, at `centers`) to one already chosen is left out, so labels never overlap."""
     step = max(1, math.ceil(n / max(1, max_labels)))
-    return np.union1d(np.arange(0, n, step), np.asarray(always, dtype=int))
+    centers = np.arange(n, dtype=float) if centers is None else np.asarray(centers)
+    chosen: list[int] = []
+    for index in [*sorted(set(always)), *range(0, n, step)]:
+        if index not in chosen and all(abs(centers[index] - centers[j]) >= min_gap for j in chosen):
+            chosen.append(index)
+    return np.array(sorted(chosen), dtype=int)
 
 
 def causal_mask(q: int, k: int) -> np.ndarray:
@@ -108,8 +120,16 @@ def heatmap(
         (ax.yaxis, row_labels, row_edges, row_special, marked_rows),
     ):
         n = len(edges) - 1
-        ticks = label_positions(n, max_labels, sorted(marked))
-        axis.set_ticks((edges[ticks] + edges[ticks + 1]) / 2)
+        centers = (edges[:-1] + edges[1:]) / 2
+        box = ax.get_position()
+        inches = (
+            box.width * ax.figure.get_figwidth()
+            if axis is ax.xaxis
+            else box.height * ax.figure.get_figheight()
+        )
+        min_gap = (font_size * 1.1 / 72) / max(inches, 1e-3) * (edges[-1] - edges[0])
+        ticks = label_positions(n, max_labels, sorted(marked), centers, min_gap)
+        axis.set_ticks(centers[ticks])
         texts = [str(i) if labels is None else labels[i] for i in ticks]
         axis.set_ticklabels(texts, fontsize=font_size)
         for index, tick in zip(ticks, axis.get_major_ticks(), strict=True):

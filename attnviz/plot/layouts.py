@@ -48,10 +48,16 @@ def panels_of(data: ViewData, matrices: list[tuple[np.ndarray, str]]) -> list[Pa
     ]
 
 
-def panel_grid(panels: list[Panel], style: PlotConfig, title: str, per_row: int | None = None):
+def panel_grid(
+    panels: list[Panel],
+    style: PlotConfig,
+    title: str,
+    per_row: int | None = None,
+    own_labels: bool = False,
+):
     """A figure with one axes per panel in rows of `per_row`; margins in inches from the
     longest token label, so layout costs nothing at draw time. When every panel shows the same
-    tokens only the outer panels carry labels."""
+    tokens at the same places (not `own_labels`) only the outer panels carry labels."""
     n = len(panels)
     cols = max(1, min(per_row or style.num_figs_per_row, n))
     rows = math.ceil(n / cols)
@@ -59,7 +65,7 @@ def panel_grid(panels: list[Panel], style: PlotConfig, title: str, per_row: int 
     tokens = [t for p in panels for t in (*p.row_tokens, *p.col_tokens)]
     longest = max((len(t) for t in tokens), default=1)
     labels = min(2.0, 0.15 + 0.62 * pt * longest)  # room for the rotated token labels
-    shared = all(
+    shared = not own_labels and all(
         p.row_tokens is panels[0].row_tokens and p.col_tokens is panels[0].col_tokens
         for p in panels
     )
@@ -179,7 +185,8 @@ def grid_figure(
     panels: list[Panel], style: PlotConfig, title: str, variant: str, per_row: int | None = None
 ) -> Figure:
     """Panels in a grid, one colour scale per panel, per figure or fixed (style.scale)."""
-    fig, axes = panel_grid(panels, style, title, per_row)
+    # top cells enlarge different rows in each panel: each panel labels its own
+    fig, axes = panel_grid(panels, style, title, per_row, own_labels=variant == "top_cells")
     vmin, vmax = _scale(panels, style)
     drawn = [
         draw_panel(ax, p, style, variant, vmin, vmax) for ax, p in zip(axes, panels, strict=True)
