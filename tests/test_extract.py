@@ -56,6 +56,19 @@ def reference_attention(model, record) -> dict:
     return {k: torch.stack([layer[0] for layer in v]) for k, v in per_section.items()}
 
 
+def per_step_generate(model, ids, new_tokens, **options):
+    """Greedy `generate` with its own per-step attentions: the reference for generated rows."""
+    with torch.no_grad():
+        return model.generate(
+            ids,
+            max_new_tokens=new_tokens,
+            do_sample=False,
+            output_attentions=True,
+            return_dict_in_generate=True,
+            **options,
+        )
+
+
 def extract(demo_model, name, prompt, **settings):
     model, tokenizer = demo_model(name)
     return extract_record(
@@ -185,15 +198,7 @@ def test_generated_rows_equal_per_step_generate(demo_model, name):
     source = record["segments"]["source_end"]
     ids = tokenizer(prompt.text, return_tensors="pt")["input_ids"]
     assert source == ids.shape[1]
-    with torch.no_grad():
-        steps = model.generate(
-            ids,
-            max_new_tokens=5,
-            do_sample=False,
-            output_attentions=True,
-            return_dict_in_generate=True,
-            pad_token_id=tokenizer.pad_token_id or 0,
-        )
+    steps = per_step_generate(model, ids, 5, pad_token_id=tokenizer.pad_token_id or 0)
     assert record["token_ids"].tolist() == steps.sequences[0].tolist()
     generated = len(record["tokens"]) - source
     assert generated == steps.sequences.shape[1] - source
@@ -221,14 +226,7 @@ def test_generated_decoder_rows_equal_per_step_generate(demo_model, name):
         model, tokenizer, prompt, "encoder_decoder", ExtractConfig("float32"), {"model": name}
     )
     ids = tokenizer(TEXT, return_tensors="pt")["input_ids"]
-    with torch.no_grad():
-        steps = model.generate(
-            ids,
-            max_new_tokens=4,
-            do_sample=False,
-            output_attentions=True,
-            return_dict_in_generate=True,
-        )
+    steps = per_step_generate(model, ids, 4)
     assert record["target_token_ids"].tolist() == steps.sequences[0].tolist()
     for step in range(len(steps.cross_attentions)):  # step s feeds decoder token s
         cross = torch.stack([layer[0, :, -1] for layer in steps.cross_attentions[step]])
