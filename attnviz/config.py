@@ -143,14 +143,17 @@ class Sweep:
 
     def views(self, model: str, prompt: PromptConfig | None = None) -> list[str]:
         """The selected modes that fit this model's architecture (and, given a prompt, that
-        have something to show for it: generation views need generated tokens)."""
+        have something to show for it: generation views need generated tokens,
+        question_context a question/context pair)."""
         arch = self.models[model].architecture
         generates = prompt is not None and prompt.max_new_tokens is not None
+        paired = prompt is not None and prompt.question is not None
         return [
             name
             for name, mode in self.config.mode.items()
             if mode.architecture == arch
             and (prompt is None or generates or not VIEWS[name].needs_generation)
+            and (prompt is None or paired or not VIEWS[name].needs_pair)
         ]
 
     def pairs(self):

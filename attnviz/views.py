@@ -26,6 +26,8 @@ class ViewSpec:
     row_part: str = "all"  # all | source | generated (decoder generation)
     col_part: str = "all"
 
+    needs_pair: bool = False  # a question/context prompt
+
     @property
     def needs_generation(self) -> bool:
         return self.row_part != "all" or self.col_part != "all"
@@ -33,7 +35,9 @@ class ViewSpec:
 
 VIEWS = {
     "self_attention": ViewSpec("encoder", "self", "tokens", "tokens", False, "Self-attention"),
-    "question_context": ViewSpec("encoder", "self", "tokens", "tokens", False, "Question-context"),
+    "question_context": ViewSpec(
+        "encoder", "self", "tokens", "tokens", False, "Question-context", needs_pair=True
+    ),
     "full_sequence": ViewSpec("decoder", "self", "tokens", "tokens", True, "Full sequence"),
     "self_attention_source": ViewSpec(
         "decoder", "self", "tokens", "tokens", True, "Source self-attention", "source", "source"

@@ -133,3 +133,13 @@ def test_generation_experiment_plans_every_decoder_view(tmp_path):
         assert f"results/smollm2/demo_generation/capital/{view}/heads-plain.pdf" in planned
     assert "results/t5_tiny/demo_generation/recipe/cross_attention/heads-plain.pdf" in planned
     assert "results/t5_tiny/demo_generation/recipe/generated_to_source" not in planned
+
+
+def test_question_context_experiment_plans_five_panel_figures_for_pairs_only(tmp_path):
+    run = snakemake(tmp_path, "--dry-run", config=["experiment=question_context"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    planned = run.stdout
+    assert "results/minilm/demo_qc/capital/question_context/single-top_cells.pdf" in planned
+    assert "results/minilm/demo_qc/capital/question_context/layer_average" not in planned
+    assert "results/minilm/demo_qc/fox/question_context" not in planned  # a text prompt
+    assert "results/minilm/demo_qc/fox/self_attention/single-plain.pdf" in planned
