@@ -189,7 +189,13 @@ def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep
         )
     overrides = config.get("overrides") or []
     if isinstance(overrides, str):
-        overrides = shlex.split(overrides)
+        try:
+            overrides = shlex.split(overrides)
+        except ValueError as exc:
+            raise AttnvizError(
+                f"snakemake --config: overrides='{overrides}' cannot be split into words ({exc}); "
+                "check its quotes"
+            ) from None
     return compose_sweep([str(o) for o in overrides], config.get("experiment"), conf_dir)
 
 

@@ -95,6 +95,11 @@ def test_unknown_snakemake_config_key_is_an_error():
         sweep_from_workflow_config({"experimnet": "smoke"})
 
 
+def test_unbalanced_quotes_in_overrides_are_a_one_line_error():
+    with pytest.raises(AttnvizError, match="cannot be split into words"):
+        sweep_from_workflow_config({"overrides": "plot.cmap='magma"})
+
+
 def test_option_file_must_be_keyed_by_its_name(tmp_path):
     conf = tmp_path / "conf"
     shutil.copytree(CONF_DIR, conf)

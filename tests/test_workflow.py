@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 
@@ -11,10 +12,8 @@ from pypdf import PdfReader
 
 from conftest import MODELS_DIR, REPO
 
-SMOKE = [
-    "experiment=smoke",
-    "overrides=plot.layouts=[layer_average,heads,single] plot.variants=[plain,top_cells]",
-]
+SWEEP = "plot.layouts=[layer_average,heads,single] plot.variants=[plain,top_cells]"
+SMOKE = ["experiment=smoke", f"overrides={SWEEP}"]
 
 
 def snakemake(workdir, *args, config=()):
@@ -143,3 +142,69 @@ def test_question_context_experiment_plans_five_panel_figures_for_pairs_only(tmp
     assert "results/minilm/demo_qc/capital/question_context/layer_average" not in planned
     assert "results/minilm/demo_qc/fox/question_context" not in planned  # a text prompt
     assert "results/minilm/demo_qc/fox/self_attention/single-plain.pdf" in planned
+
+
+def planned_jobs(workdir, overrides: str) -> dict[str, int]:
+    """{rule: jobs} that a dry run of the smoke sweep with `overrides` would run."""
+    run = snakemake(workdir, "--dry-run", config=["experiment=smoke", f"overrides={overrides}"])
+    assert run.returncode == 0, run.stderr[-2000:]
+    jobs = {}
+    for block in run.stdout.split("Job stats:")[1:2]:
+        for line in block.strip().splitlines()[2:]:  # after the header and the dashes
+            if not line.strip():
+                break
+            rule, count = line.split()
+            jobs[rule] = int(count)
+    return jobs
+
+
+def test_changing_a_plot_setting_reruns_only_plots_and_the_report(smoke):
+    jobs = planned_jobs(smoke, f"{SWEEP} plot.cmap=magma")
+    assert set(jobs) == {
+        "plot_layer_average",
+        "plot_heads",
+        "plot_single",
+        "build_report",
+        "all",
+        "total",
+    }
+    assert jobs["plot_layer_average"] == 2 * (1 + 3)  # variants x (minilm view + t5 views)
+
+
+def test_changing_the_prompt_set_reruns_only_its_extraction(smoke):
+    jobs = planned_jobs(smoke, f"{SWEEP} prompts.tiny.prompts.0.text=A_cat_sat")
+    assert jobs["extract_attention_tiny"] == 2  # one per model, and nothing is prepared again
+    assert "prepare_demo_model" not in jobs
+
+
+def test_adding_a_model_runs_only_that_models_jobs(smoke):
+    jobs = planned_jobs(smoke, f"{SWEEP} model=[minilm,t5_tiny,smollm2]")
+    assert jobs["extract_attention_tiny"] == 1
+    assert jobs["plot_layer_average"] == 2  # smollm2's full_sequence, two variants
+    assert "prepare_demo_model" not in jobs  # the demo models are already built
+
+
+def test_a_rerun_from_scratch_gives_identical_bytes(tmp_path, demo_model_dir):
+    demo_model_dir("minilm")
+    config = ["experiment=smoke", "overrides=model=[minilm] plot.variants=[plain,regions]"]
+
+    def outputs():
+        results = tmp_path / "results"
+        files = [
+            p
+            for p in results.rglob("*")
+            if p.suffix in (".pt", ".pdf") and "models" not in p.relative_to(results).parts
+        ]
+        return {str(p.relative_to(results)): p.read_bytes() for p in files}
+
+    assert snakemake(tmp_path, config=config).returncode == 0
+    first = outputs()
+    for path in (tmp_path / "results").iterdir():
+        if path.name != "models":
+            shutil.rmtree(path) if path.is_dir() else path.unlink()
+    shutil.rmtree(tmp_path / ".snakemake")
+    assert snakemake(tmp_path, config=config).returncode == 0
+    second = outputs()
+    assert "report.pdf" in first and any(k.endswith("attention.pt") for k in first)
+    assert sorted(first) == sorted(second)
+    assert [k for k in first if first[k] != second[k]] == []
