@@ -1,9 +1,14 @@
 """Snakemake adapter: collect every figure of the sweep into the report."""
 
 from attnviz.joblog import job_log
-from attnviz.report import build_report, report_entries
+from attnviz.report import report_from_workflow
 
 with job_log(snakemake.log[0]):
-    build_report(
-        report_entries(snakemake.params.figures), snakemake.output.report, snakemake.params.title
+    report_from_workflow(
+        snakemake.params.figures,
+        snakemake.params.records,
+        snakemake.output.report,
+        snakemake.params.title,
+        snakemake.params.config,
+        snakemake.params.commit,
     )

@@ -36,17 +36,46 @@ def test_report_merges_figures_with_nested_bookmarks(tmp_path):
         ReportEntry(figure_pdf(tmp_path / "b.pdf", 3), ("m1", "set", "p1", "Self: heads")),
         ReportEntry(figure_pdf(tmp_path / "c.pdf", 1), ("m2", "set", "p1", "Self: averages")),
     ]
-    build_report(entries, tmp_path / "report.pdf", "My sweep")
+    provenance = {
+        "models": {
+            "m1": {
+                "architecture": "encoder",
+                "source": "results/models/minilm",
+                "weights_sha256": "ab" * 32,
+            }
+        },
+        "prompts": {"m1/set/p1": "cd" * 32},
+        "versions": {"torch": "2.13.0"},
+        "config": "plot:\n  cmap: magma\n",
+        "attnviz": "0.1.0",
+        "commit": "0123abc",
+    }
+    build_report(entries, tmp_path / "report.pdf", "My sweep", provenance)
     reader = PdfReader(tmp_path / "report.pdf")
-    assert len(reader.pages) == 1 + 1 + 3 + 1
+    assert len(reader.pages) == 1 + 1 + (1 + 3 + 1) + 1  # cover, contents, figures, provenance
     assert outline_tree(reader) == [
         ("Cover", []),
+        ("Contents", []),
         ("m1", [("set", [("p1", [("Self: averages", []), ("Self: heads", [])])])]),
         ("m2", [("set", [("p1", [("Self: averages", [])])])]),
+        ("Provenance", []),
     ]
-    heads = reader.outline[1 + 1][1][1][1]  # m1 > set > p1 > heads
-    assert reader.get_destination_page_number(heads) == 2
-    assert "My sweep" in reader.pages[0].extract_text()
+    heads = reader.outline[2 + 1][1][1][1]  # m1 > set > p1 > heads
+    assert reader.get_destination_page_number(heads) == 3
+    cover = reader.pages[0].extract_text()
+    assert "My sweep" in cover and "2 models x 1 prompt sets" in cover and "3 figures" in cover
+    contents = " ".join(reader.pages[1].extract_text().split())
+    assert "Self: heads 4" in contents and "m2 / set / p1" in contents  # 1-based page numbers
+    provenance_text = reader.pages[-1].extract_text()
+    for expected in (
+        "0123abc",
+        "results/models/minilm",
+        "ab" * 32,
+        "cd" * 32,
+        "cmap: magma",
+        "2.13.0",
+    ):
+        assert expected in provenance_text
 
 
 @pytest.mark.parametrize("damage", ["missing", "garbage"])

@@ -51,12 +51,15 @@ def smoke(tmp_path_factory, demo_model_dir):
 
 def test_report_holds_every_figure_with_bookmarks(smoke):
     reader = PdfReader(smoke / "results" / "report.pdf")
-    # cover + 2 variants x (minilm: 1 average page + 6 head pages + 1 single
-    # + t5_tiny: 3 views x (1 average page + 4 head pages + 1 single))
-    assert len(reader.pages) == 1 + 2 * ((1 + 6 + 1) + 3 * (1 + 4 + 1))
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
-    assert titles == ["Cover", "minilm", "t5_tiny"]
-    minilm = reader.outline[2]  # children of "minilm": [set, [prompt, [figures]]]
+    assert titles == ["Cover", "Contents", "minilm", "t5_tiny", "Provenance"]
+    # 2 variants x (minilm: 1 average page + 6 head pages + 1 single
+    # + t5_tiny: 3 views x (1 average page + 4 head pages + 1 single)), after cover and contents
+    provenance = reader.get_destination_page_number(reader.outline[-1])
+    assert provenance == 2 + 2 * ((1 + 6 + 1) + 3 * (1 + 4 + 1))
+    text = " ".join(page.extract_text() for page in reader.pages[provenance:])
+    assert "weights_sha256" in text and "results/models/minilm" in text and "tiny:" in text
+    minilm = reader.outline[3]  # children of "minilm": [set, [prompt, [figures]]]
     assert minilm[0].title == "tiny" and minilm[1][0].title == "cat"
     assert [f.title for f in minilm[1][1]] == [
         "Self-attention: layer averages",
@@ -66,7 +69,7 @@ def test_report_holds_every_figure_with_bookmarks(smoke):
         "Self-attention: one layer",
         "Self-attention: one layer, top cells",
     ]
-    t5_figures = [f.title for f in reader.outline[4][1][1]]
+    t5_figures = [f.title for f in reader.outline[5][1][1]]
     assert t5_figures[0] == "Encoder self-attention: layer averages"
     assert t5_figures[-1] == "Cross-attention: one layer, top cells"
     assert len(t5_figures) == 18

@@ -74,7 +74,8 @@ def panel_grid(
     top = 0.45 + 2 * pt
     right = 0.75 if style.scale == "panel" else 1.1  # a figure colorbar needs more room
     width = labels + cols * side + (cols - 1) * gap_x + right
-    height = top + rows * side + (rows - 1) * gap_y + labels
+    caption = 0.25  # inches at the bottom for the caption line
+    height = top + rows * side + (rows - 1) * gap_y + labels + caption
     fig = Figure(figsize=(width, height))
     axes = fig.subplots(
         rows,
@@ -83,7 +84,7 @@ def panel_grid(
         gridspec_kw=dict(
             left=labels / width,
             right=1 - right / width,
-            bottom=labels / height,
+            bottom=(labels + caption) / height,
             top=1 - top / height,
             wspace=gap_x / side,
             hspace=gap_y / side,

@@ -15,6 +15,25 @@ def figure_title(record: dict, view: str) -> str:
     return f"{meta['model']} | {meta['prompt_id']} | {VIEWS[view].title}"
 
 
+def caption(record: dict, view: str, style: PlotConfig) -> str:
+    """Model, prompt text, view and colour scale: what a reader needs under a figure."""
+    meta, prompt = record["meta"], record["meta"].get("prompt", {})
+    text = prompt.get("text") or " / ".join(
+        t for t in (prompt.get("question"), prompt.get("context")) if t
+    )
+    text = text if len(text) <= 90 else text[:89] + "..."
+    scale = {
+        "panel": "colour scale per panel",
+        "figure": "one colour scale per figure",
+        "fixed": f"fixed colour scale {style.vmin:g}..{style.vmax:g}",
+    }[style.scale]
+    if style.gamma != 1.0:
+        scale += f", power norm gamma {style.gamma:g}"
+    return f"{meta['model']} | prompt '{meta['prompt_id']}': {text!r} | view {view} | {scale}" + (
+        " | first token ignored" if style.ignore_first_token else ""
+    )
+
+
 def render_figure(
     record_path: str | os.PathLike,
     view: str,
@@ -29,4 +48,6 @@ def render_figure(
     data = view_data(record, view, style.ignore_first_token, style.renormalize)
     title = figure_title(record, view)
     figures = layout_figures(layout, data, style, title, variant)
+    for fig in figures:
+        fig.text(0.01, 0.004, caption(record, view, style), fontsize=6, color="0.35", va="bottom")
     save_figures(figures, out_path, title, style.dpi)

@@ -1,8 +1,11 @@
 # Helpers: the sweep (composed once per workflow run) and the paths of what it makes.
 import re
+import subprocess
 import sys
 from dataclasses import asdict
 from pathlib import Path
+
+import yaml
 
 from attnviz.config import (
     DEMO_MODELS,
@@ -87,3 +90,27 @@ def report_items():
 
 
 REPORT_ITEMS = report_items()
+RECORD_ITEMS = [
+    {
+        "key": f"{model}/{prompt_set}/{prompt.id}",
+        "path": f"results/{model}/{prompt_set}/{prompt.id}/attention.pt",
+    }
+    for model, prompt_set, prompt in SWEEP.pairs()
+]
+CONFIG_YAML = yaml.safe_dump(asdict(SWEEP.config), sort_keys=False, allow_unicode=True)
+
+
+def git_commit():
+    """The checkout's commit (the report's provenance), or a note that there is none."""
+    try:
+        return subprocess.run(
+            ["git", "-C", workflow.basedir, "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown (not a git checkout)"
+
+
+COMMIT = git_commit()

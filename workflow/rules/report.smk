@@ -4,6 +4,7 @@
 rule build_report:
     input:
         figures=[item["path"] for item in REPORT_ITEMS],
+        records=[item["path"] for item in RECORD_ITEMS],
     output:
         report="results/report.pdf",
     log:
@@ -12,6 +13,9 @@ rule build_report:
         CONDA_ENV
     params:
         figures=REPORT_ITEMS,
+        records=RECORD_ITEMS,
         title=SWEEP.config.title,
+        config=CONFIG_YAML,
+        commit=COMMIT,
     script:
         "../../scripts/build_report.py"
