@@ -16,3 +16,4 @@ rule all:
     default_target: True
     input:
         report="results/report.pdf",
+        index="results/index.html",

@@ -12,4 +12,5 @@ with job_log(snakemake.log[0]):
         PlotConfig(**snakemake.params.style),
         snakemake.output.figure,
         snakemake.wildcards.variant,
+        snakemake.output.thumbnail,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -168,6 +169,7 @@ def test_changing_a_plot_setting_reruns_only_plots_and_the_report(smoke):
         "plot_heads",
         "plot_single",
         "build_report",
+        "build_index",
         "all",
         "total",
     }
@@ -211,3 +213,15 @@ def test_a_rerun_from_scratch_gives_identical_bytes(tmp_path, demo_model_dir):
     assert "report.pdf" in first and any(k.endswith("attention.pt") for k in first)
     assert sorted(first) == sorted(second)
     assert [k for k in first if first[k] != second[k]] == []
+
+
+def test_html_index_shows_every_figure_with_working_links(smoke):
+    results = smoke / "results"
+    page = (results / "index.html").read_text()
+    images = re.findall(r"src='([^']+)'", page)
+    links = re.findall(r"href='([^']+)'", page)
+    assert len(images) == 2 * (3 + 3 * 3)  # variants x (minilm layouts + t5 views x layouts)
+    assert links[0] == "report.pdf" and len(links) == 1 + len(images)
+    assert all((results / path).is_file() for path in images + links)
+    assert all(path.endswith(".png") for path in images)
+    assert "t5_tiny" in page and "Cross-attention: one layer, top cells" in page

@@ -15,6 +15,9 @@ def figure_title(record: dict, view: str) -> str:
     return f"{meta['model']} | {meta['prompt_id']} | {VIEWS[view].title}"
 
 
+THUMBNAIL_DPI = 30
+
+
 def caption(record: dict, view: str, style: PlotConfig) -> str:
     """Model, prompt text, view and colour scale: what a reader needs under a figure."""
     meta, prompt = record["meta"], record["meta"].get("prompt", {})
@@ -41,9 +44,11 @@ def render_figure(
     style: PlotConfig,
     out_path: str | os.PathLike,
     variant: str = "plain",
+    thumbnail: str | os.PathLike | None = None,
 ) -> None:
     """Draw `layout` of `view` (highlight `variant`) from the record at `record_path` into
-    `out_path` (.pdf, or .png/.svg for one page); nothing is written if anything fails."""
+    `out_path` (.pdf, or .png/.svg for one page), and its first page into the PNG `thumbnail`
+    if given; nothing is written if anything fails."""
     record = load_record(record_path)
     data = view_data(record, view, style.ignore_first_token, style.renormalize)
     title = figure_title(record, view)
@@ -51,3 +56,5 @@ def render_figure(
     for fig in figures:
         fig.text(0.01, 0.004, caption(record, view, style), fontsize=6, color="0.35", va="bottom")
     save_figures(figures, out_path, title, style.dpi)
+    if thumbnail is not None:  # the first page, small, for the HTML index
+        save_figures(figures[:1], thumbnail, title, dpi=THUMBNAIL_DPI)

@@ -83,9 +83,9 @@ def report_items():
             title = (
                 f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}{VARIANT_TITLES[variant]}"
             )
-            items.append(
-                {"path": path, "bookmarks": [model, prompt_set, prompt.id, title]}
-            )
+            bookmarks = [model, prompt_set, prompt.id, title]
+            thumbnail = path.removesuffix(".pdf") + ".png"
+            items.append({"path": path, "thumbnail": thumbnail, "bookmarks": bookmarks})
     return items
 
 

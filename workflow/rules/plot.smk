@@ -7,6 +7,7 @@ rule plot_layer_average:
         record="results/{model}/{prompt_set}/{prompt}/attention.pt",
     output:
         figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average-{variant}.pdf",
+        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/layer_average-{variant}.png",
     log:
         "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     conda:
@@ -21,6 +22,7 @@ rule plot_layer_average:
 use rule plot_layer_average as plot_heads with:
     output:
         figure="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.pdf",
+        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.png",
     log:
         "results/logs/plot_heads/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     params:
@@ -31,6 +33,7 @@ use rule plot_layer_average as plot_heads with:
 use rule plot_layer_average as plot_single with:
     output:
         figure="results/{model}/{prompt_set}/{prompt}/{view}/single-{variant}.pdf",
+        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/single-{variant}.png",
     log:
         "results/logs/plot_single/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     params:

@@ -1,4 +1,4 @@
-# The report: every figure of the sweep in one PDF with nested bookmarks.
+# The report (every figure in one PDF, with bookmarks) and the HTML index (thumbnails).
 
 
 rule build_report:
@@ -19,3 +19,20 @@ rule build_report:
         commit=COMMIT,
     script:
         "../../scripts/build_report.py"
+
+
+rule build_index:
+    input:
+        thumbnails=[item["thumbnail"] for item in REPORT_ITEMS],
+        report="results/report.pdf",
+    output:
+        index="results/index.html",
+    log:
+        "results/logs/build_index.log",
+    conda:
+        CONDA_ENV
+    params:
+        figures=REPORT_ITEMS,
+        title=SWEEP.config.title,
+    script:
+        "../../scripts/build_index.py"
