@@ -282,8 +282,8 @@ def save_figures(
 ) -> None:
     """Write figures atomically and byte-reproducibly: every page of one PDF, or one PNG/SVG."""
     suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
-    if suffix not in ("pdf", "png", "svg"):
-        raise AttnvizError(f"cannot write '{path}': use a .pdf, .png or .svg file name")
+    if suffix not in ("pdf", "png", "svg", "jpg"):
+        raise AttnvizError(f"cannot write '{path}': use a .pdf, .png, .svg or .jpg file name")
     figures = list(figures)
     if suffix != "pdf" and len(figures) != 1:
         raise AttnvizError(
@@ -294,6 +294,7 @@ def save_figures(
         "pdf": {"Creator": "attnviz", "Producer": "attnviz", "CreationDate": None},
         "svg": {"Date": None, "Creator": "attnviz"},
         "png": {"Software": "attnviz"},
+        "jpg": None,
     }[suffix]
     if title and suffix == "pdf":
         metadata["Title"] = title
