@@ -37,18 +37,6 @@ def check_regions(regions: list[Region], shape: tuple[int, int]) -> list[Region]
     return list(regions)
 
 
-def regions_from_corners(left_top_cells, right_bottom_cells) -> list[Region]:
-    """IzzyViz's form: lists of (row, col) top-left and bottom-right cells, pairwise."""
-    left_top_cells, right_bottom_cells = list(left_top_cells or []), list(right_bottom_cells or [])
-    if len(left_top_cells) != len(right_bottom_cells):
-        raise AttnvizError(
-            f"{len(left_top_cells)} left_top_cells but {len(right_bottom_cells)} "
-            "right_bottom_cells; give one bottom-right cell per top-left cell"
-        )
-    pairs = zip(left_top_cells, right_bottom_cells, strict=True)
-    return [(top, left, bottom, right) for (top, left), (bottom, right) in pairs]
-
-
 def find_regions(
     matrix: np.ndarray,
     n_regions: int = 3,

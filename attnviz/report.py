@@ -18,6 +18,17 @@ from attnviz.atomic import atomic_path
 from attnviz.errors import AttnvizError
 
 LINES_PER_PAGE = 64
+# What the provenance pages say of each model, from its records' metadata.
+MODEL_FIELDS = (
+    "source",
+    "revision",
+    "commit_hash",
+    "weights_sha256",
+    "model_type",
+    "model_dtype",
+    "device",
+    "tokenizer",
+)
 
 
 @dataclass
@@ -114,16 +125,7 @@ def provenance_lines(provenance: dict) -> list[str]:
     lines += ["", "Models"]
     for name, model in provenance.get("models", {}).items():
         lines.append(f"  {name}")
-        for key in (
-            "source",
-            "revision",
-            "commit_hash",
-            "weights_sha256",
-            "model_type",
-            "model_dtype",
-            "device",
-            "tokenizer",
-        ):
+        for key in MODEL_FIELDS:
             lines.append(f"    {key:<15} {model.get(key)}")
     lines += ["", "Prompts (sha256 of the prompt's fields)"]
     for key, digest in provenance.get("prompts", {}).items():
@@ -139,23 +141,8 @@ def provenance_from_records(records: dict[str, dict], config_yaml: str, commit: 
     models, prompts, versions = {}, {}, {}
     for key, record in records.items():
         meta = record["meta"]
-        models.setdefault(
-            meta["model"],
-            {
-                k: meta.get(k)
-                for k in (
-                    "architecture",
-                    "source",
-                    "revision",
-                    "commit_hash",
-                    "weights_sha256",
-                    "model_type",
-                    "model_dtype",
-                    "device",
-                    "tokenizer",
-                )
-            },
-        )
+        fields = ("architecture", *MODEL_FIELDS)
+        models.setdefault(meta["model"], {k: meta.get(k) for k in fields})
         prompts[key] = meta.get("prompt_sha256")
         versions.update(meta.get("versions", {}))
     return {
