@@ -5,8 +5,8 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """The seeds' functions, imported on first use (`import attnviz` stays light)."""
-    if name == "view_attention":
-        from attnviz.api import view_attention
+    if name in ("view_attention", "extract_attention", "draw"):
+        from attnviz import api
 
-        return view_attention
+        return getattr(api, name)
     raise AttributeError(f"module 'attnviz' has no attribute {name!r}")

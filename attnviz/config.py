@@ -98,6 +98,12 @@ class PlotConfig:
     score_threshold: int = 64  # top_cells: print scores only up to this many tokens
     regions: list[list[int]] = field(default_factory=list)  # [top, left, bottom, right] boxes
     auto_regions: int = 3  # regions: also box this many detected high-attention regions
+    region_color: str = "red"  # top_cells, regions: the boxes' colour, line width and opacity
+    region_linewidth: float = 1.2
+    region_alpha: float = 1.0
+    label_regions: bool = False  # regions: number the boxes R1, R2, ... (highest mean first)
+    xlabel: str | None = None  # axis titles of single panels, e.g. "Tokens attended to"
+    ylabel: str | None = None
     dpi: int = 200  # PNG files (the API writes .png/.svg by file name; sweeps write PDF)
 
 
@@ -281,28 +287,54 @@ def _check_option_files(conf_dir: Path) -> None:
                 )
 
 
-def _validate(cfg) -> SweepConfig:
+def checked(schema: type, options, where: str = "config"):
+    """`options` (a dict or a DictConfig) as an instance of the dataclass `schema`: an
+    unknown key or a value of the wrong type is an error that names it."""
     try:
-        merged = OmegaConf.merge(OmegaConf.structured(SweepConfig), cfg)
-        sweep: SweepConfig = OmegaConf.to_object(merged)
+        return OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(schema), options))
     except ConfigKeyError as exc:
         raise AttnvizError(
-            f"config: unknown key '{exc.full_key}'; fix its spelling or remove it"
+            f"{where}: unknown key '{exc.full_key}'; fix its spelling or remove it"
         ) from None
     except ValidationError as exc:
         raise AttnvizError(
-            f"config: wrong value for '{exc.full_key}': {str(exc).splitlines()[0]}"
+            f"{where}: wrong value for '{exc.full_key}': {str(exc).splitlines()[0]}"
         ) from None
     except OmegaConfBaseException as exc:
         key = getattr(exc, "full_key", "")
-        raise AttnvizError(f"config: '{key}': {str(exc).splitlines()[0]}") from None
+        raise AttnvizError(f"{where}: '{key}': {str(exc).splitlines()[0]}") from None
+
+
+def check_plot(plot: PlotConfig, where: str = "config: plot") -> PlotConfig:
+    for layout in plot.layouts:
+        _check_choice(f"{where}.layouts", layout, LAYOUTS)
+    for variant in plot.variants:
+        _check_choice(f"{where}.variants", variant, VARIANTS)
+    _check_choice(f"{where}.scale", plot.scale, SCALES)
+    if plot.num_figs_per_row < 1:
+        raise AttnvizError(f"{where}.num_figs_per_row must be at least 1")
+    return plot
+
+
+def check_extract(extract: ExtractConfig, where: str = "config: extract") -> ExtractConfig:
+    _check_choice(f"{where}.storage_dtype", extract.storage_dtype, STORAGE_DTYPES)
+    _check_choice(f"{where}.special_tokens", extract.special_tokens, ("keep", "drop"))
+    if extract.batch_size < 1:
+        raise AttnvizError(f"{where}.batch_size must be at least 1")
+    if extract.max_new_tokens < 1:
+        raise AttnvizError(f"{where}.max_new_tokens must be at least 1")
+    return extract
+
+
+def _validate(cfg) -> SweepConfig:
+    sweep: SweepConfig = checked(SweepConfig, cfg)
 
     for name, model in sweep.model.items():
         _check_model(check_name("model name", name), model)
     for name, prompt_set in sweep.prompts.items():
         _check_prompt_set(check_name("prompt set name", name), prompt_set)
     for name, mode in sweep.mode.items():
-        _check_choice(f"mode.{name}.architecture", mode.architecture, ARCHITECTURES)
+        _check_choice(f"config: mode.{name}.architecture", mode.architecture, ARCHITECTURES)
         if name not in VIEWS:
             raise AttnvizError(f"config: unknown mode '{name}'; choose from {', '.join(VIEWS)}")
         if VIEWS[name].architecture != mode.architecture:
@@ -310,20 +342,8 @@ def _validate(cfg) -> SweepConfig:
                 f"config: mode '{name}' is for {VIEWS[name].architecture} models, "
                 f"not {mode.architecture}; fix conf/mode/{name}.yaml"
             )
-    for layout in sweep.plot.layouts:
-        _check_choice("plot.layouts", layout, LAYOUTS)
-    for variant in sweep.plot.variants:
-        _check_choice("plot.variants", variant, VARIANTS)
-    _check_choice("plot.scale", sweep.plot.scale, SCALES)
-
-    _check_choice("extract.storage_dtype", sweep.extract.storage_dtype, STORAGE_DTYPES)
-    _check_choice("extract.special_tokens", sweep.extract.special_tokens, ("keep", "drop"))
-    if sweep.plot.num_figs_per_row < 1:
-        raise AttnvizError("config: plot.num_figs_per_row must be at least 1")
-    if sweep.extract.batch_size < 1:
-        raise AttnvizError("config: extract.batch_size must be at least 1")
-    if sweep.extract.max_new_tokens < 1:
-        raise AttnvizError("config: extract.max_new_tokens must be at least 1")
+    check_plot(sweep.plot)
+    check_extract(sweep.extract)
     if not sweep.model:
         raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
     if not sweep.prompts:
@@ -355,13 +375,13 @@ def check_name(what: str, name: str) -> str:
 
 def _check_choice(key: str, value: str, allowed) -> None:
     if value not in allowed:
-        raise AttnvizError(f"config: {key} is '{value}'; choose one of {', '.join(allowed)}")
+        raise AttnvizError(f"{key} is '{value}'; choose one of {', '.join(allowed)}")
 
 
 def _check_model(name: str, model: ModelConfig) -> None:
-    _check_choice(f"model.{name}.architecture", model.architecture, ARCHITECTURES)
-    _check_choice(f"model.{name}.dtype", model.dtype, DTYPES)
-    _check_choice(f"model.{name}.device", model.device, DEVICES)
+    _check_choice(f"config: model.{name}.architecture", model.architecture, ARCHITECTURES)
+    _check_choice(f"config: model.{name}.dtype", model.dtype, DTYPES)
+    _check_choice(f"config: model.{name}.device", model.device, DEVICES)
     given = [k for k in ("hub_id", "path", "demo") if getattr(model, k) is not None]
     if len(given) != 1:
         raise AttnvizError(
@@ -369,7 +389,7 @@ def _check_model(name: str, model: ModelConfig) -> None:
             f"{', '.join(given) or 'none'})"
         )
     if model.demo is not None:
-        _check_choice(f"model.{name}.demo", model.demo, DEMO_MODELS)
+        _check_choice(f"config: model.{name}.demo", model.demo, DEMO_MODELS)
     if model.path is not None and not Path(model.path).expanduser().is_dir():
         raise AttnvizError(
             f"config: model '{name}': path '{model.path}' is not a folder; give the folder "

@@ -45,7 +45,8 @@ def detect_architecture(config) -> str | None:
 
 
 def load_model(cfg: ModelConfig, source: str, name: str = "model"):
-    """Load (model, tokenizer) from `source` (a hub id or a folder) as `cfg` says."""
+    """Load (model, tokenizer) from `source` (a hub id or a folder) as `cfg` says
+    (`cfg.architecture` "auto": the one the model's config declares)."""
     import transformers
 
     local = cfg.hub_id is None
@@ -66,12 +67,18 @@ def load_model(cfg: ModelConfig, source: str, name: str = "model"):
             f"({str(exc).splitlines()[0][:160]}); check hub_id/path and revision"
         ) from None
     found = detect_architecture(config)
-    if found is not None and found != cfg.architecture:
+    architecture = found if cfg.architecture == "auto" else cfg.architecture
+    if architecture is None:
+        raise AttnvizError(
+            f"model '{name}': cannot tell the architecture of '{source}'; give it as encoder, "
+            "decoder or encoder_decoder"
+        )
+    if found is not None and found != architecture:
         raise AttnvizError(
             f"model '{name}' is declared {cfg.architecture} but '{source}' is an {found} "
             f"model; set architecture: {found} in its config"
         )
-    auto_class = getattr(transformers, _AUTO_CLASS[cfg.architecture])
+    auto_class = getattr(transformers, _AUTO_CLASS[architecture])
     dtype = "auto" if cfg.dtype == "auto" else _DTYPES[cfg.dtype]
     model = auto_class.from_pretrained(
         source, config=config, attn_implementation="eager", dtype=dtype, **options

@@ -1,4 +1,4 @@
-"""The README's Python example runs as written and makes the files it names."""
+"""The README's Python examples run as written, in order, and make the files they name."""
 
 from __future__ import annotations
 
@@ -9,12 +9,24 @@ from pypdf import PdfReader
 from conftest import MODELS_DIR, REPO
 
 
-def test_readme_python_example_runs(tmp_path, monkeypatch, demo_model_dir):
+def test_readme_python_examples_run(tmp_path, monkeypatch, demo_model_dir):
     demo_model_dir("minilm")
     blocks = re.findall(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S)
-    assert blocks, "README has no Python example"
+    assert len(blocks) == 3, "README's Python section has three examples"
     (tmp_path / "results").mkdir()
     (tmp_path / "results" / "models").symlink_to(MODELS_DIR, target_is_directory=True)
     monkeypatch.chdir(tmp_path)
-    exec(compile(blocks[0], "README.md", "exec"), {})
+    namespace = {}
+    for block in blocks:
+        exec(compile(block, "README.md", "exec"), namespace)
     assert len(PdfReader(tmp_path / "fox-heads.pdf").pages) == 6  # MiniLM: 6 layers
+    made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
+    assert {
+        "fox.png",
+        "vis/minilm/all_layers_avg.jpg",
+        "vis/minilm/layer_5.jpg",
+        "self_attention_heatmap.pdf",
+        "attention_comparison_circles.pdf",
+        "check_stability_heatmap_with_gradient_color.pdf",
+        "attention_evolution_sparklines.pdf",
+    } <= made

@@ -50,6 +50,13 @@ def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray,
     return np.ma.masked_invalid(np.where(np.isneginf(blocks), np.nan, blocks)), f
 
 
+def contrasting_colours(image, values: np.ndarray) -> np.ndarray:
+    """Black or white, whichever reads better on the colour `image` gives each of `values`."""
+    rgb = np.asarray(image.cmap(image.norm(values)))[..., :3]
+    luminance = rgb @ np.array([0.299, 0.587, 0.114])
+    return np.where(luminance < 0.5, "white", "black")
+
+
 def heatmap(
     matrix: np.ndarray,
     row_labels: Sequence[str] | None = None,

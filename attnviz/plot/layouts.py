@@ -20,7 +20,7 @@ from attnviz.analysis import check_regions, find_regions, top_cells
 from attnviz.atomic import atomic_path
 from attnviz.config import LAYOUTS, PlotConfig
 from attnviz.errors import AttnvizError
-from attnviz.plot.heatmap import causal_mask, heatmap
+from attnviz.plot.heatmap import causal_mask, contrasting_colours, heatmap
 from attnviz.views import ViewData
 
 RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
@@ -69,6 +69,8 @@ def panel_grid(
         p.row_tokens is panels[0].row_tokens and p.col_tokens is panels[0].col_tokens
         for p in panels
     )
+    axis_titles = 1.8 * pt  # room for xlabel / ylabel
+    labels += axis_titles if style.xlabel or style.ylabel else 0
     gap_x = 0.75 + (0 if shared else labels)
     gap_y = 0.35 + 1.6 * pt + (0 if shared else labels)
     top = 0.45 + 2 * pt
@@ -120,13 +122,9 @@ def _enlarged_edges(n: int, marked, factor: float) -> np.ndarray:
     return np.concatenate([[0.0], np.cumsum(sizes)]) - 0.5
 
 
-def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) -> dict:
-    """Draw one panel with its highlight variant; returns what was drawn: the image, the
-    highlighted cells and the boxes (top, left, bottom, right)."""
-    q, k = panel.matrix.shape
-    masked = causal_mask(q, k) if panel.causal else None
-    drawn = {"cells": [], "boxes": []}
-    options = dict(
+def heatmap_options(panel: Panel, style: PlotConfig, vmin=None, vmax=None) -> dict:
+    """The keyword arguments of `heatmap` that draw `panel` in `style`."""
+    return dict(
         causal=panel.causal,
         cmap=style.cmap,
         gamma=style.gamma,
@@ -139,6 +137,15 @@ def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) ->
         row_special=panel.row_special,
         col_special=panel.col_special,
     )
+
+
+def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) -> dict:
+    """Draw one panel with its highlight variant; returns what was drawn: the image, the
+    highlighted cells and the boxes (top, left, bottom, right)."""
+    q, k = panel.matrix.shape
+    masked = causal_mask(q, k) if panel.causal else None
+    drawn = {"cells": [], "boxes": []}
+    options = heatmap_options(panel, style, vmin, vmax)
     if variant == "top_cells":
         cells = top_cells(panel.matrix, style.top_n, masked)
         drawn["cells"] = cells
@@ -162,24 +169,54 @@ def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) ->
                 ha="center",
                 va="center",
                 fontsize=style.font_size - 1,
-                color="white" if image.norm(value) < 0.6 else "black",
+                color=str(contrasting_colours(image, value)),
             )
-    if variant == "regions":
+    if variant in ("top_cells", "regions"):
         boxes = check_regions([tuple(r) for r in style.regions], (q, k))
-        boxes += find_regions(panel.matrix, style.auto_regions, masked=masked)
-        for top, left, bottom, right in boxes:
-            ax.add_patch(
-                Rectangle(
-                    (cols[left], rows[top]),
-                    cols[right + 1] - cols[left],
-                    rows[bottom + 1] - rows[top],
-                    fill=False,
-                    edgecolor="red",
-                    linewidth=1.2,
-                )
-            )
-        drawn["boxes"] = boxes
+        if variant == "regions":
+            boxes += find_regions(panel.matrix, style.auto_regions, masked=masked)
+        drawn["boxes"] = draw_boxes(ax, boxes, rows, cols, style)
+    axis_titles(ax, style)
     return drawn
+
+
+def axis_titles(ax, style: PlotConfig) -> None:
+    if style.xlabel:
+        ax.set_xlabel(style.xlabel, fontsize=style.font_size + 1, labelpad=2)
+    if style.ylabel:
+        ax.set_ylabel(style.ylabel, fontsize=style.font_size + 1, labelpad=2)
+
+
+def draw_boxes(ax, boxes, row_edges, col_edges, style: PlotConfig) -> list[tuple]:
+    """Outline each (top, left, bottom, right) box of cells; with `style.label_regions`,
+    name them R1, R2, ... in their centres. Returns the boxes."""
+    for number, (top, left, bottom, right) in enumerate(boxes, start=1):
+        x, y = col_edges[left], row_edges[top]
+        width, height = col_edges[right + 1] - x, row_edges[bottom + 1] - y
+        ax.add_patch(
+            Rectangle(
+                (x, y),
+                width,
+                height,
+                fill=False,
+                edgecolor=style.region_color,
+                linewidth=style.region_linewidth,
+                alpha=style.region_alpha,
+            )
+        )
+        if style.label_regions:
+            ax.text(
+                x + width / 2,
+                y + height / 2,
+                f"R{number}",
+                ha="center",
+                va="center",
+                fontsize=style.font_size,
+                fontweight="bold",
+                color="white",
+                bbox=dict(boxstyle="round,pad=0.2", facecolor=style.region_color, alpha=0.6),
+            )
+    return list(boxes)
 
 
 def grid_figure(
@@ -238,11 +275,20 @@ def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str]:
     return data.attention[i, style.head], f"layer {data.layers[i]}, head {data.heads[style.head]}"
 
 
-def single_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
-    """One (layer, head) panel; for question_context, IzzyViz's five panels."""
+def single_figures(
+    data: ViewData, style: PlotConfig, title: str, variant: str, titles: list[str] | None = None
+):
+    """One (layer, head) panel; for question_context, IzzyViz's five panels. `titles` names
+    the panels (one, or five) instead of the defaults."""
     matrix, label = _single_matrix(data, style)
+    count = 1 if data.question_end is None else 5
+    if titles is not None and len(titles) != count:
+        raise AttnvizError(
+            f"plot_titles has {len(titles)} titles but this figure has {count} panels; give {count}"
+        )
     if data.question_end is None:
-        return [grid_figure(panels_of(data, [(matrix, label)]), style, title, variant)]
+        panels = panels_of(data, [(matrix, titles[0] if titles else label)])
+        return [grid_figure(panels, style, title, variant)]
     end, rows, cols = data.question_end, data.row_tokens, data.col_tokens
     q, c = slice(None, end), slice(end, None)
 
@@ -258,7 +304,9 @@ def single_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
         part(q, c, "question -> context"),  # rows: question tokens attending to the context
         part(c, q, "context -> question"),
     ]
-    return [grid_figure(panels, style, f"{title}: {label}", variant, per_row=3)]
+    for panel, name in zip(panels, titles or [], strict=False):
+        panel.title = name
+    return [grid_figure(panels, style, f"{title}: {label}" if title else label, variant, per_row=3)]
 
 
 def layout_figures(

@@ -37,6 +37,17 @@ def caption(record: dict, view: str, style: PlotConfig) -> str:
     )
 
 
+def record_figures(
+    record: dict, view: str, layout: str, style: PlotConfig, variant: str = "plain"
+) -> list:
+    """The captioned figures of `layout` of `view` of a record (not yet saved)."""
+    data = view_data(record, view, style.ignore_first_token, style.renormalize)
+    figures = layout_figures(layout, data, style, figure_title(record, view), variant)
+    for fig in figures:
+        fig.text(0.01, 0.004, caption(record, view, style), fontsize=6, color="0.35", va="bottom")
+    return figures
+
+
 def render_figure(
     record_path: str | os.PathLike,
     view: str,
@@ -50,11 +61,8 @@ def render_figure(
     `out_path` (.pdf, or .png/.svg for one page), and its first page into the PNG `thumbnail`
     if given; nothing is written if anything fails."""
     record = load_record(record_path)
-    data = view_data(record, view, style.ignore_first_token, style.renormalize)
+    figures = record_figures(record, view, layout, style, variant)
     title = figure_title(record, view)
-    figures = layout_figures(layout, data, style, title, variant)
-    for fig in figures:
-        fig.text(0.01, 0.004, caption(record, view, style), fontsize=6, color="0.35", va="bottom")
     save_figures(figures, out_path, title, style.dpi)
     if thumbnail is not None:  # the first page, small, for the HTML index
         save_figures(figures[:1], thumbnail, title, dpi=THUMBNAIL_DPI)
