@@ -307,18 +307,18 @@ def checked(schema: type, options, where: str = "config"):
 
 def check_plot(plot: PlotConfig, where: str = "config: plot") -> PlotConfig:
     for layout in plot.layouts:
-        _check_choice(f"{where}.layouts", layout, LAYOUTS)
+        check_choice(f"{where}.layouts", layout, LAYOUTS)
     for variant in plot.variants:
-        _check_choice(f"{where}.variants", variant, VARIANTS)
-    _check_choice(f"{where}.scale", plot.scale, SCALES)
+        check_choice(f"{where}.variants", variant, VARIANTS)
+    check_choice(f"{where}.scale", plot.scale, SCALES)
     if plot.num_figs_per_row < 1:
         raise AttnvizError(f"{where}.num_figs_per_row must be at least 1")
     return plot
 
 
 def check_extract(extract: ExtractConfig, where: str = "config: extract") -> ExtractConfig:
-    _check_choice(f"{where}.storage_dtype", extract.storage_dtype, STORAGE_DTYPES)
-    _check_choice(f"{where}.special_tokens", extract.special_tokens, ("keep", "drop"))
+    check_choice(f"{where}.storage_dtype", extract.storage_dtype, STORAGE_DTYPES)
+    check_choice(f"{where}.special_tokens", extract.special_tokens, ("keep", "drop"))
     if extract.batch_size < 1:
         raise AttnvizError(f"{where}.batch_size must be at least 1")
     if extract.max_new_tokens < 1:
@@ -334,7 +334,7 @@ def _validate(cfg) -> SweepConfig:
     for name, prompt_set in sweep.prompts.items():
         _check_prompt_set(check_name("prompt set name", name), prompt_set)
     for name, mode in sweep.mode.items():
-        _check_choice(f"config: mode.{name}.architecture", mode.architecture, ARCHITECTURES)
+        check_choice(f"config: mode.{name}.architecture", mode.architecture, ARCHITECTURES)
         if name not in VIEWS:
             raise AttnvizError(f"config: unknown mode '{name}'; choose from {', '.join(VIEWS)}")
         if VIEWS[name].architecture != mode.architecture:
@@ -373,15 +373,16 @@ def check_name(what: str, name: str) -> str:
     return name
 
 
-def _check_choice(key: str, value: str, allowed) -> None:
+def check_choice(key: str, value: str, allowed) -> None:
+    """`value` must be one of `allowed`; the error names `key` and the choices."""
     if value not in allowed:
         raise AttnvizError(f"{key} is '{value}'; choose one of {', '.join(allowed)}")
 
 
 def _check_model(name: str, model: ModelConfig) -> None:
-    _check_choice(f"config: model.{name}.architecture", model.architecture, ARCHITECTURES)
-    _check_choice(f"config: model.{name}.dtype", model.dtype, DTYPES)
-    _check_choice(f"config: model.{name}.device", model.device, DEVICES)
+    check_choice(f"config: model.{name}.architecture", model.architecture, ARCHITECTURES)
+    check_choice(f"config: model.{name}.dtype", model.dtype, DTYPES)
+    check_choice(f"config: model.{name}.device", model.device, DEVICES)
     given = [k for k in ("hub_id", "path", "demo") if getattr(model, k) is not None]
     if len(given) != 1:
         raise AttnvizError(
@@ -389,7 +390,7 @@ def _check_model(name: str, model: ModelConfig) -> None:
             f"{', '.join(given) or 'none'})"
         )
     if model.demo is not None:
-        _check_choice(f"config: model.{name}.demo", model.demo, DEMO_MODELS)
+        check_choice(f"config: model.{name}.demo", model.demo, DEMO_MODELS)
     if model.path is not None and not Path(model.path).expanduser().is_dir():
         raise AttnvizError(
             f"config: model '{name}': path '{model.path}' is not a folder; give the folder "

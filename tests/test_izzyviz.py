@@ -96,7 +96,8 @@ def test_stability_circles_grow_with_the_spread_between_runs(in_tmp):
     s = rgba.shape[0] // 5
     drawn = rgba[..., 3].reshape(5, s, 5, s).max(axis=(1, 3))  # (5, 5): a circle in the cell?
     assert np.argwhere(drawn).tolist() == [[1, 1]]  # a circle only where runs differ
-    centre, rim = rgba[s + s // 2, s + s // 2, :3], rgba[s + s // 2, s + 1, :3]
+    middle = s + s // 2  # the centre pixel of cell (1, 1); 0.35 of a cell right is inside too
+    centre, rim = rgba[middle, middle, :3], rgba[middle, middle + int(0.35 * s), :3]
     assert centre.sum() > rim.sum()  # lower bound (lighter in Blues) at the centre
 
 

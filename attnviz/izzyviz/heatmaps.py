@@ -10,6 +10,7 @@ import math
 import numpy as np
 
 from attnviz.analysis import find_regions
+from attnviz.config import check_choice
 from attnviz.errors import AttnvizError
 from attnviz.izzyviz import inputs
 from attnviz.plot.layouts import save_figures, single_figures
@@ -45,11 +46,6 @@ def _record(view: str, stack: np.ndarray, tokens, target_tokens=None, segments=N
         record["target_tokens"] = target_tokens
         record["target_special_tokens_mask"] = inputs.special_mask(target_tokens)
     return record
-
-
-def _check_use_case(name: str, value: str, allowed: tuple[str, ...]) -> None:
-    if value not in allowed:
-        raise AttnvizError(f"{name} is '{value}'; choose one of {', '.join(allowed)}")
 
 
 def _draw(record, view, style, titles, save_path, title="") -> object:
@@ -101,7 +97,7 @@ def visualize_attention_self_attention(
     scale. Writes `save_path` or self_attention_heatmap.pdf / QC_attention_heatmaps.pdf.
     Labels are always upright-readable (vertical) and the top cells' tokens always labelled,
     so `if_top_cells` and `lean_more` are accepted and change nothing."""
-    _check_use_case("mode", mode, ("self_attention", "question_context"))
+    check_choice("mode", mode, ("self_attention", "question_context"))
     stack = inputs.layer_stack(attentions)  # (layers, heads, n, n)
     layers, heads, q, k = stack.shape
     if q != k:
@@ -131,7 +127,6 @@ def visualize_attention_self_attention(
         top_n=top_n,
         enlarged_size=enlarged_size,
         regions=boxes,
-        auto_regions=0,
         layer=layer,
         head=head,
         scale="figure" if mode == "question_context" else "panel",
@@ -164,7 +159,7 @@ def visualize_attention_encoder_decoder(
     (causal: the upper triangle is blank). Writes `save_path` or cross_attention_heatmap.pdf /
     encoder_self_attention_heatmap.pdf / decoder_self_attention_heatmap.pdf."""
     views = ("cross_attention", "encoder_self_attention", "decoder_self_attention")
-    _check_use_case("use_case", use_case, views)
+    check_choice("use_case", use_case, views)
     matrix = inputs.matrix_2d(attention_matrix)  # (q, k)
     q, k = matrix.shape
     if use_case == "cross_attention":
@@ -187,7 +182,6 @@ def visualize_attention_encoder_decoder(
         top_n=top_n,
         enlarged_size=enlarged_size,
         regions=inputs.regions(left_top_cells, right_bottom_cells),
-        auto_regions=0,
         xlabel=xlabel,
         ylabel=ylabel,
         layer=0,
@@ -222,7 +216,7 @@ def visualize_attention_decoder_only(
         "generated_to_source",
         "self_attention_generated",
     )
-    _check_use_case("use_case", use_case, views)
+    check_choice("use_case", use_case, views)
     stack = inputs.layer_stack(attentions)  # (layers, heads, n, n)
     layers, heads, n, _ = stack.shape
     source, generated = list(source_tokens), list(generated_tokens or [])
@@ -237,7 +231,6 @@ def visualize_attention_decoder_only(
         top_n=top_n,
         enlarged_size=enlarged_size,
         regions=inputs.regions(left_top_cells, right_bottom_cells),
-        auto_regions=0,
         layer=inputs.check_index("layer", layer, layers, "layers"),
         head=inputs.check_index("head", head, heads, "heads"),
     )

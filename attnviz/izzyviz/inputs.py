@@ -116,8 +116,10 @@ def regions(left_top_cells, right_bottom_cells) -> list[list[int]]:
 
 
 def style_for(n: int, **options) -> PlotConfig:
-    """IzzyViz's look (Blues, power norm, one panel that grows with the input) with `options`."""
+    """IzzyViz's look (Blues, one panel that grows with the input, boxes only where asked)
+    with `options`."""
     options.setdefault("cmap", "Blues")
+    options.setdefault("auto_regions", 0)
     options.setdefault("panel_inches", float(np.clip(0.2 * n, 4.0, 18.0)))
     options.setdefault("max_labels", max(40, int(options["panel_inches"] * 8)))
     return PlotConfig(**options)

@@ -266,7 +266,7 @@ def visualize_attention_with_detected_regions(
     q, k = matrix.shape
     rows = inputs.check_tokens("target_tokens", target_tokens, q, "rows")
     cols = inputs.check_tokens("source_tokens", source_tokens, k, "columns")
-    boxes = find_regions(
+    boxes = find_attention_regions_with_merging(
         matrix,
         n_regions,
         min_distance,
@@ -282,7 +282,6 @@ def visualize_attention_with_detected_regions(
         xlabel=xlabel,
         ylabel=ylabel,
         regions=[list(b) for b in boxes],
-        auto_regions=0,
         region_color=region_color,
         region_linewidth=float(region_linewidth),
         region_alpha=float(region_alpha),

@@ -20,8 +20,9 @@ def _cell_centres(q: int, k: int) -> tuple[np.ndarray, np.ndarray]:
     return rows.ravel().astype(float), cols.ravel().astype(float)
 
 
-def _circles(ax, radius: np.ndarray, facecolors, edgecolor="0.15") -> EllipseCollection:
-    """One collection of circles centred on the cells, `radius` (q, k) in cell units."""
+def _circles(ax, radius: np.ndarray, facecolors: np.ndarray) -> EllipseCollection:
+    """One collection of circles centred on the cells, `radius` (q, k) in cell units,
+    `facecolors` (q, k, 4)."""
     rows, cols = _cell_centres(*radius.shape)
     shown = radius.ravel() >= SMALLEST_RADIUS
     diameter = 2 * radius.ravel()[shown]
@@ -32,8 +33,8 @@ def _circles(ax, radius: np.ndarray, facecolors, edgecolor="0.15") -> EllipseCol
         units="xy",
         offsets=np.column_stack([cols[shown], rows[shown]]),
         offset_transform=ax.transData,
-        facecolors=facecolors if isinstance(facecolors, str) else facecolors.reshape(-1, 4)[shown],
-        edgecolors=edgecolor,
+        facecolors=facecolors.reshape(-1, 4)[shown],
+        edgecolors="0.15",
         linewidths=0.3,
     )
     ax.add_collection(circles)
