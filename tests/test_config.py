@@ -6,7 +6,7 @@ import shutil
 
 import pytest
 
-from attnviz.config import CONF_DIR, compose_sweep, sweep_from_workflow_config
+from attnviz.config import CONF_DIR, cached_sweep, compose_sweep, sweep_from_workflow_config
 from attnviz.errors import AttnvizError
 
 
@@ -67,6 +67,7 @@ def test_hub_and_path_models_are_accepted(tmp_path):
         ),
         (["+model.x.hub_id=gpt2", "+model.x.architecture=rnn"], "architecture is 'rnn'"),
         (["model.minilm.device=tpu"], "device is 'tpu'"),
+        (["model.minilm.mem_gb=0"], "model.minilm.mem_gb is 0.0; give a positive number"),
         (["experiment=nope"], "unknown experiment 'nope'"),
         (["mode=[self_attention]"], "no selected mode fits model 'smollm2'"),
         (["plot.layouts=[spiral]"], "plot.layouts is 'spiral'"),
@@ -106,3 +107,32 @@ def test_option_file_must_be_keyed_by_its_name(tmp_path):
     (conf / "model" / "copy.yaml").write_text("minilm:\n  architecture: encoder\n  demo: minilm\n")
     with pytest.raises(AttnvizError, match="must hold one top key, 'copy'"):
         compose_sweep(conf_dir=conf)
+
+
+def test_sweep_is_composed_once_and_recomposed_when_conf_changes(tmp_path, capsys):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    cache = tmp_path / "cache"
+    config = {"experiment": "smoke"}
+    first = cached_sweep(config, conf, cache)
+    assert "attnviz: composed" in capsys.readouterr().err
+    again = cached_sweep(config, conf, cache)
+    assert "attnviz: composed" not in capsys.readouterr().err  # read back, not composed
+    assert again.config == first.config and list(again.models) == ["minilm", "t5_tiny"]
+    style = conf / "plot" / "default.yaml"
+    style.write_text(style.read_text().replace("num_figs_per_row: 4", "num_figs_per_row: 2"))
+    changed = cached_sweep(config, conf, cache)
+    assert "attnviz: composed" in capsys.readouterr().err
+    assert changed.config.plot.num_figs_per_row == 2
+    cached_sweep({"experiment": "generation"}, conf, cache)
+    assert len(list(cache.glob("sweep-*.json"))) == 3
+
+
+def test_a_damaged_sweep_cache_is_composed_again(tmp_path, capsys):
+    cache = tmp_path / "cache"
+    cached_sweep({}, CONF_DIR, cache)
+    (path,) = cache.glob("sweep-*.json")
+    path.write_text('{"plot": {"layouts": "not a list"')
+    sweep = cached_sweep({}, CONF_DIR, cache)
+    assert "attnviz: composed" in capsys.readouterr().err
+    assert sweep.config.plot.layouts == ["layer_average", "heads"]

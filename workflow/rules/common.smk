@@ -7,18 +7,16 @@ from pathlib import Path
 
 import yaml
 
-from attnviz.config import (
-    DEMO_MODELS,
-    LAYOUTS,
-    VARIANTS,
-    model_source,
-    sweep_from_workflow_config,
-)
+from attnviz import resources
+from attnviz.config import DEMO_MODELS, LAYOUTS, VARIANTS, cached_sweep, model_source
 from attnviz.errors import AttnvizError
 from attnviz.views import VIEWS
 
+# Every cluster job parses this file again: it reads the sweep composed by the first parse.
 try:
-    SWEEP = sweep_from_workflow_config(config, Path(workflow.basedir) / "conf")
+    SWEEP = cached_sweep(
+        config, Path(workflow.basedir) / "conf", Path(".snakemake/attnviz")
+    )
 except AttnvizError as error:
     sys.exit(f"attnviz: {error}")
 
@@ -71,6 +69,20 @@ def model_folder(wildcards):
     """A local model folder is an input (a demo model's comes from prepare_demo_model)."""
     model = SWEEP.models[wildcards.model]
     return [] if model.hub_id is not None else [model_source(model)]
+
+
+def extraction_mem_mb(wildcards, attempt):
+    """Scales with the model's weights, and with each retry."""
+    model = SWEEP.models[wildcards.model]
+    return resources.extraction_mem_mb(model, model_source(model), attempt)
+
+
+def extraction_gpus(wildcards):
+    return resources.extraction_gpus(SWEEP.models[wildcards.model])
+
+
+def plot_mem_mb(wildcards, input, attempt):
+    return resources.plot_mem_mb(input.record, attempt)
 
 
 def report_items():

@@ -15,6 +15,10 @@ for prompt_set in SWEEP.prompt_sets:
             f"results/logs/extract_attention/{{model}}/{prompt_set}.log",
         conda:
             CONDA_ENV
+        threads: 2
+        resources:
+            mem_mb=extraction_mem_mb,
+            gpu=extraction_gpus,
         params:
             model=model_params,
             source=model_source_param,

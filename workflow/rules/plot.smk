@@ -12,6 +12,8 @@ rule plot_layer_average:
         "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
     conda:
         CONDA_ENV
+    resources:
+        mem_mb=plot_mem_mb,
     params:
         layout="layer_average",
         style=PLOT_STYLE,

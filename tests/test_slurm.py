@@ -1,0 +1,163 @@
+"""The workflow on a real SLURM: a single-node cluster started by scripts/local_slurm.sh (Debian's
+slurm-wlm and munge), the sweep submitted through workflow/profiles/slurm exactly as the README's
+cluster section says, and a cancelled extraction that the profile's retries recover from.
+
+Needs root (the daemons and the packages); elsewhere these tests skip, but not in CI."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from attnviz.record import load_record
+from conftest import MODELS_DIR, REPO
+
+SCRIPT = REPO / "scripts" / "local_slurm.sh"
+STATE = Path(os.environ.get("ATTNVIZ_SLURM_DIR", "/tmp/attnviz-slurm"))
+DAEMONS = ("slurmctld", "slurmd")
+
+
+def running_daemons() -> list[str]:
+    return [d for d in DAEMONS if subprocess.run(["pgrep", "-x", d]).returncode == 0]
+
+
+@pytest.fixture(scope="module")
+def cluster(demo_model_dir):
+    if os.geteuid() != 0 or not (shutil.which("slurmctld") or shutil.which("apt-get")):
+        if os.environ.get("CI"):
+            pytest.fail("CI must run the SLURM tests: run them as root on Debian")
+        pytest.skip("a local SLURM needs root and Debian's slurm-wlm (or apt-get)")
+    if running_daemons():
+        pytest.skip(f"SLURM daemons already run here ({', '.join(running_daemons())})")
+    for name in ("minilm", "t5_tiny"):
+        demo_model_dir(name)
+    start = subprocess.run(["bash", SCRIPT, "start"], capture_output=True, text=True)
+    assert start.returncode == 0, start.stdout + start.stderr
+    yield STATE
+    stop = subprocess.run(["bash", SCRIPT, "stop"], capture_output=True, text=True)
+    assert stop.returncode == 0, stop.stderr
+    assert running_daemons() == [], "local_slurm.sh stop left daemons running"
+    assert not Path("/etc/slurm/slurm.conf").exists()
+
+
+def sweep_command(workdir: Path, *config: str) -> list[str]:
+    """The README's cluster command, run in `workdir` (demo models shared by a symlink)."""
+    (workdir / "results").mkdir(exist_ok=True)
+    (workdir / "results" / "models").symlink_to(MODELS_DIR, target_is_directory=True)
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--workflow-profile",
+        str(REPO / "workflow" / "profiles" / "slurm"),
+        "--config",
+        *config,
+    ]
+
+
+def submitted_jobs(output: str) -> dict[int, str]:
+    """SLURM job id -> rule, from Snakemake's 'submitted with SLURM jobid' lines."""
+    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", output)
+    return {int(job): rule for job, rule in found}
+
+
+def check_records(workdir: Path) -> list[Path]:
+    paths = sorted(workdir.glob("results/*/*/*/attention.pt"))
+    for path in paths:
+        attention = load_record(path)["attention"]
+        for section in attention.values():  # (layers, heads, q, k)
+            sums = section.float().sum(-1)
+            assert torch.allclose(sums, torch.ones_like(sums), atol=1e-2)
+    leftovers = [p for p in workdir.rglob("*.tmp") if "results" in p.parts]
+    assert leftovers == [], f"temporary files left behind: {leftovers}"
+    return paths
+
+
+def test_sweep_runs_as_slurm_jobs(cluster, tmp_path):
+    run = subprocess.run(
+        sweep_command(tmp_path, "experiment=smoke"),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert (tmp_path / "results" / "report.pdf").stat().st_size > 0
+    assert (tmp_path / "results" / "index.html").exists()
+    # Every job was a SLURM job: 2 extractions, 4 figures, the report and the index.
+    jobs = submitted_jobs(output)
+    rules = sorted(jobs.values())
+    assert rules.count("extract_attention_tiny") == 2 and rules.count("plot_layer_average") == 4
+    assert {"build_report", "build_index"} <= set(rules)
+    controller = (cluster / "slurmctld.log").read_text()
+    for job in jobs:
+        assert re.search(rf"JobId={job}\b", controller), f"slurmctld never saw job {job}"
+    # Each job's own log names its SLURM job id, and SLURM's log of it is kept.
+    extract_log = (tmp_path / "results/logs/extract_attention/minilm/tiny.log").read_text()
+    job = int(re.search(r"SLURM job (\d+)", extract_log).group(1))
+    assert jobs[job] == "extract_attention_tiny"
+    assert list((tmp_path / "results/logs/slurm").rglob(f"{job}.log"))
+    assert len(check_records(tmp_path)) == 2
+
+
+def test_jobs_reuse_the_composed_config_and_load_no_model_at_submission(cluster, tmp_path):
+    """Only the submitting process composes conf/; the jobs read its cache. Parsing the
+    workflow imports neither torch nor transformers."""
+    command = sweep_command(tmp_path, "experiment=smoke", "overrides=model=[minilm]")
+    plan = subprocess.run(
+        [sys.executable, "-X", "importtime", *command[1:], "--dry-run"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert plan.returncode == 0, plan.stderr[-2000:]
+    imported = set(re.findall(r"\|\s+([\w.]+)\n", plan.stderr))
+    assert "hydra" in imported, "the first parse composes conf/ with Hydra"
+    assert not {"torch", "transformers"} & imported
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    output = run.stdout + run.stderr
+    assert run.returncode == 0, output[-3000:]
+    assert len(list((tmp_path / ".snakemake" / "attnviz").glob("sweep-*.json"))) == 1
+    job_logs = list((tmp_path / "results/logs/slurm").rglob("*.log"))
+    assert len(job_logs) == len(submitted_jobs(output)) >= 3
+    for log in job_logs:
+        assert "attnviz: composed" not in log.read_text(), f"{log} composed conf/ again"
+
+
+def test_cancelled_extraction_is_retried_and_leaves_valid_records(cluster, tmp_path):
+    prompts = ",".join(f"{{id:p{i},text:'Prompt {i} is a short sentence.'}}" for i in range(8))
+    command = sweep_command(
+        tmp_path,
+        "experiment=smoke",
+        f"overrides=model=[minilm] prompts=[] +prompts.many={{prompts:[{prompts}]}}",
+    )
+    sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    extract_log = tmp_path / "results/logs/extract_attention/minilm/many.log"
+    cancelled = None
+    deadline = time.monotonic() + 300
+    while cancelled is None and time.monotonic() < deadline and sweep.poll() is None:
+        if extract_log.exists() and "SLURM job" in extract_log.read_text():
+            cancelled = re.search(r"SLURM job (\d+)", extract_log.read_text()).group(1)
+            subprocess.run(["scancel", cancelled], check=True)
+        time.sleep(0.2)
+    output, _ = sweep.communicate(timeout=600)
+    assert cancelled is not None, "the extraction job never started: " + output[-2000:]
+    assert sweep.returncode == 0, output[-3000:]
+    jobs = submitted_jobs(output)
+    extractions = sorted(job for job, rule in jobs.items() if rule == "extract_attention_many")
+    assert extractions[0] == int(cancelled) and len(extractions) == 2, "one retry"
+    assert "attempt 2" in output or "Trying to restart job" in output
+    assert (tmp_path / "results" / "report.pdf").exists()
+    assert len(check_records(tmp_path)) == 8
