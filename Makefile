@@ -11,7 +11,8 @@ PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.attnviz-installed
-DEMO_MODELS := results/models/minilm results/models/smollm2 results/models/t5_tiny
+DEMO_MODELS := $(addprefix results/models/,minilm smollm2 t5_tiny tinylm_step0 tinylm_step50 \
+	tinylm_step200 tinylm_seed1 tinylm_seed2)
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
 .PHONY: setup models report test lint clean

@@ -9,6 +9,8 @@ include: "workflow/rules/common.smk"
 include: "workflow/rules/models.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/plot.smk"
+include: "workflow/rules/stats.smk"
+include: "workflow/rules/compare.smk"
 include: "workflow/rules/report.smk"
 
 
@@ -17,3 +19,4 @@ rule all:
     input:
         report="results/report.pdf",
         index="results/index.html",
+        head_stats="results/head_stats.csv",

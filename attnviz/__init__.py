@@ -5,7 +5,7 @@ __version__ = "0.1.0"
 
 def __getattr__(name):
     """The seeds' functions, imported on first use (`import attnviz` stays light)."""
-    if name in ("view_attention", "extract_attention", "draw"):
+    if name in ("view_attention", "extract_attention", "draw", "head_table", "compare_models"):
         from attnviz import api
 
         return getattr(api, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from attnviz.compare import INPUT_VIEWS, check_models
 from attnviz.config import (
     ExtractConfig,
     PlotConfig,
@@ -17,12 +18,6 @@ from attnviz.errors import AttnvizError
 from attnviz.plot.layouts import head_figures, layer_average_figures, save_figures
 from attnviz.record import load_record, save_record
 from attnviz.views import VIEWS, view_data
-
-MAIN_VIEW = {
-    "encoder": "self_attention",
-    "decoder": "full_sequence",
-    "encoder_decoder": "encoder_self_attention",
-}
 
 
 def view_attention(
@@ -73,7 +68,7 @@ def view_attention(
     if save_fig_path is not None:
         folder = Path(save_fig_path) / model_id
         style = PlotConfig(num_figs_per_row=num_figs_per_row, ignore_first_token=ignore_first_token)
-        data = view_data(record, MAIN_VIEW[record["meta"]["architecture"]], ignore_first_token)
+        data = view_data(record, INPUT_VIEWS[record["meta"]["architecture"]], ignore_first_token)
         title = model_id
         figures = layer_average_figures(data, style, title, "plain")
         save_figures(figures, folder / f"all_layers_avg.{fig_format}", title)
@@ -145,7 +140,7 @@ def draw(record, view=None, layout="single", variant="plain", save_path=None, **
     style = check_plot(checked(PlotConfig, options, "plot"), "plot")
     if not isinstance(record, dict):
         record = load_record(record)
-    view = view or MAIN_VIEW[record["meta"]["architecture"]]
+    view = view or INPUT_VIEWS[record["meta"]["architecture"]]
     if view not in VIEWS:
         raise AttnvizError(f"unknown view '{view}'; choose one of {', '.join(VIEWS)}")
     figures = record_figures(record, view, layout, style, variant)
@@ -154,4 +149,63 @@ def draw(record, view=None, layout="single", variant="plain", save_path=None, **
     return figures
 
 
-__all__ = ["draw", "extract_attention", "view_attention"]
+def _loaded(records) -> list[dict]:
+    records = [records] if isinstance(records, dict | str | Path) else list(records)
+    return [r if isinstance(r, dict) else load_record(r) for r in records]
+
+
+def head_table(records, save_path=None, prompt_set=None) -> list[dict]:
+    """The head statistics of records (dicts or paths; one or many): one row per (record,
+    section, layer, head) with entropy, sink_first, sink_special, previous_token, diagonal,
+    distance and generated_to_source, as the pipeline's head_stats.csv. Writes `save_path`
+    (.csv) if given."""
+    from attnviz.head_stats import stats_rows, write_stats_csv
+
+    rows = stats_rows(_loaded(records), prompt_set)
+    if save_path is not None:
+        write_stats_csv(rows, save_path)
+    return rows
+
+
+def compare_models(
+    records,
+    kind="difference",
+    view=None,
+    layer=-1,
+    head=None,
+    word_level=False,
+    save_path=None,
+    **options,
+):
+    """One figure comparing one prompt's records of several models, as the pipeline's
+    comparisons: `kind` 'difference' (2 records: B - A on a map centred at 0), 'circles'
+    (2), 'stability' (runs: mean and standard error) or 'evolution' (checkpoints in training
+    order). `view` defaults to each record's whole self-attention; `layer` is a stored layer,
+    `head` a head or None for the mean; `word_level` compares words (needed when the
+    tokenizers differ). `options` are `plot` keys. Writes `save_path` if given; returns the
+    figure."""
+    from attnviz.compare import align
+    from attnviz.plot.comparison import comparison_figure
+
+    style = check_plot(checked(PlotConfig, options, "plot"), "plot")
+    records = _loaded(records)
+    check_models(kind, len(records))
+    views = view or [INPUT_VIEWS[r["meta"]["architecture"]] for r in records]
+    aligned = align(records, views, layer, head, word_level)
+    title = f"{aligned.prompt_id}: {' vs '.join(aligned.models)} ({kind})"
+    fig = comparison_figure(
+        kind,
+        aligned.matrices,
+        aligned.labels,
+        aligned.models,
+        title,
+        style,
+        special=aligned.special,
+        causal=aligned.causal,
+    )
+    if save_path is not None:
+        save_figures([fig], save_path, title, style.dpi)
+    return fig
+
+
+__all__ = ["compare_models", "draw", "extract_attention", "head_table", "view_attention"]

@@ -20,18 +20,29 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from attnviz.atomic import atomic_path
+from attnviz.compare import INPUT_VIEWS, KINDS, check_models
 from attnviz.errors import AttnvizError
+from attnviz.head_stats import ALL_HEADS, parse_selection
 from attnviz.views import ARCHITECTURES, VIEWS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-DEMO_MODELS = ("minilm", "smollm2", "t5_tiny")
+DEMO_MODELS = (
+    "minilm",
+    "smollm2",
+    "t5_tiny",
+    "tinylm_step0",
+    "tinylm_step50",
+    "tinylm_step200",
+    "tinylm_seed1",
+    "tinylm_seed2",
+)
 LAYOUTS = ("layer_average", "heads", "single")
 VARIANTS = ("plain", "top_cells", "regions")
 SCALES = ("panel", "figure", "fixed")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 STORAGE_DTYPES = ("float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
-RESERVED_NAMES = ("models", "logs")  # folders of their own under results/
+RESERVED_NAMES = ("models", "logs", "comparisons")  # folders of their own under results/
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
@@ -109,6 +120,9 @@ class PlotConfig:
     label_regions: bool = False  # regions: number the boxes R1, R2, ... (highest mean first)
     xlabel: str | None = None  # axis titles of single panels, e.g. "Tokens attended to"
     ylabel: str | None = None
+    word_level: bool = False  # rows and columns are words (subword tokens merged by offsets)
+    heads: str = "all"  # the heads layout: all (a page per layer) | top_k_by_<statistic> | ...
+    top_k: int = 8  # ... bottom_k_by_<statistic>: the k heads of the model that statistic picks
     dpi: int = 200  # PNG files (the API writes .png/.svg by file name; sweeps write PDF)
 
 
@@ -129,6 +143,19 @@ class ExtractConfig:
 
 
 @dataclass
+class ComparisonConfig:
+    """One prompt's attention across models, drawn for every prompt of the chosen sets."""
+
+    models: list[str] = MISSING  # A, B (difference: B - A) | seeds (stability) | checkpoints
+    kinds: list[str] = field(default_factory=lambda: ["difference", "circles"])
+    view: str | None = None  # null: each model's self-attention over its input
+    layer: int = -1  # a stored layer (negative: from the end)
+    head: int | None = None  # null: the mean over heads
+    word_level: bool = False  # compare words, not tokens: needed when the tokenizers differ
+    prompt_sets: list[str] | None = None  # null: every prompt set of the sweep
+
+
+@dataclass
 class SweepConfig:
     title: str = "attnviz report"
     model: dict[str, ModelConfig] = field(default_factory=dict)
@@ -136,6 +163,7 @@ class SweepConfig:
     mode: dict[str, ModeConfig] = field(default_factory=dict)
     plot: PlotConfig = field(default_factory=PlotConfig)
     extract: ExtractConfig = field(default_factory=ExtractConfig)
+    comparison: dict[str, ComparisonConfig] = field(default_factory=dict)
 
 
 @dataclass
@@ -180,11 +208,29 @@ class Sweep:
             for layout in self.config.plot.layouts:
                 if view == "question_context" and layout != "single":
                     continue  # five panels of one layer and head
+                if VIEWS[view].rollout and layout == "heads":
+                    continue  # rollout has no heads: one map per layer
                 for variant in self.config.plot.variants:
                     yield view, layout, variant
 
     def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
+
+    def comparison_views(self, name: str) -> list[str]:
+        """The view compared in each model of comparison `name`, in its order."""
+        comparison = self.config.comparison[name]
+        return [
+            comparison.view or INPUT_VIEWS[self.models[model].architecture]
+            for model in comparison.models
+        ]
+
+    def comparisons(self):
+        """(comparison, prompt set, prompt, kind) of every comparison figure."""
+        for name, comparison in self.config.comparison.items():
+            for set_name in comparison.prompt_sets or self.prompt_sets:
+                for prompt in self.prompt_sets[set_name].prompts:
+                    for kind in comparison.kinds:
+                        yield name, set_name, prompt, kind
 
 
 WORKFLOW_KEYS = ("experiment", "overrides")
@@ -346,6 +392,13 @@ def check_plot(plot: PlotConfig, where: str = "config: plot") -> PlotConfig:
     check_choice(f"{where}.scale", plot.scale, SCALES)
     if plot.num_figs_per_row < 1:
         raise AttnvizError(f"{where}.num_figs_per_row must be at least 1")
+    if plot.heads != ALL_HEADS:
+        try:
+            parse_selection(plot.heads)
+        except AttnvizError as exc:
+            raise AttnvizError(f"{where}.heads: {exc}") from None
+    if plot.top_k < 1:
+        raise AttnvizError(f"{where}.top_k is {plot.top_k}; choose at least 1 head")
     return plot
 
 
@@ -377,6 +430,14 @@ def _validate(cfg) -> SweepConfig:
             )
     check_plot(sweep.plot)
     check_extract(sweep.extract)
+    rollouts = [name for name in sweep.mode if VIEWS[name].rollout]
+    if rollouts and sweep.extract.layers is not None:
+        raise AttnvizError(
+            f"config: mode {rollouts[0]} multiplies every layer but extract.layers keeps "
+            f"{sweep.extract.layers} only; set extract.layers=null or drop the rollout modes"
+        )
+    for name, comparison in sweep.comparison.items():
+        _check_comparison(check_name("comparison name", name), comparison, sweep)
     if not sweep.model:
         raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
     if not sweep.prompts:
@@ -434,6 +495,36 @@ def _check_model(name: str, model: ModelConfig) -> None:
             f"config: model '{name}': path '{model.path}' is not a folder; give the folder "
             "written by save_pretrained, or use hub_id for a hub model"
         )
+
+
+def _check_comparison(name: str, comparison: ComparisonConfig, sweep: SweepConfig) -> None:
+    where = f"config: comparison '{name}'"
+    for model in comparison.models:
+        if model not in sweep.model:
+            raise AttnvizError(
+                f"{where}: model '{model}' is not in the sweep; add it to model or remove it "
+                f"from conf/comparison/{name}.yaml"
+            )
+    for kind in comparison.kinds:
+        check_choice(f"{where}: kinds", kind, KINDS)
+        try:
+            check_models(kind, len(comparison.models))
+        except AttnvizError as exc:
+            raise AttnvizError(f"{where}: {exc}") from None
+    for model in comparison.models:
+        architecture = sweep.model[model].architecture
+        view = comparison.view or INPUT_VIEWS[architecture]
+        if VIEWS.get(view) is None or VIEWS[view].architecture != architecture:
+            raise AttnvizError(
+                f"{where}: view '{view}' does not fit model '{model}' ({architecture}); "
+                f"choose one of {', '.join(views_for(architecture))} or null"
+            )
+    for prompt_set in comparison.prompt_sets or []:
+        if prompt_set not in sweep.prompts:
+            raise AttnvizError(
+                f"{where}: prompt set '{prompt_set}' is not in the sweep; choose from "
+                f"{', '.join(sweep.prompts)} or null (all)"
+            )
 
 
 def _check_prompt_set(name: str, prompt_set: PromptSetConfig) -> None:

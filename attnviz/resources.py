@@ -44,8 +44,9 @@ def extraction_gpus(model: ModelConfig) -> int:
     return 1 if model.device == "cuda" else 0
 
 
-def plot_mem_mb(record: str | os.PathLike, attempt: int = 1) -> int:
-    """Memory for drawing figures of one record: its float16 attention becomes float32 arrays
-    (x2), plus views and pooled images of them; times `attempt`."""
-    size = Path(record).stat().st_size if Path(record).exists() else 0
+def plot_mem_mb(records: list[str | os.PathLike], attempt: int = 1) -> int:
+    """Memory for drawing figures of `records` (one, or the models of a comparison): their
+    float16 attention becomes float32 arrays (x2), plus views and pooled images of them;
+    times `attempt`."""
+    size = sum(Path(r).stat().st_size for r in records if Path(r).exists())
     return int((BASE_MB + 6 * size / 2**20) * attempt)

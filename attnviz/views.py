@@ -27,6 +27,7 @@ class ViewSpec:
     col_part: str = "all"
 
     needs_pair: bool = False  # a question/context prompt
+    rollout: bool = False  # the attention rollout through the layers (attnviz.rollout)
 
     @property
     def needs_generation(self) -> bool:
@@ -69,6 +70,15 @@ VIEWS = {
     "cross_attention": ViewSpec(
         "encoder_decoder", "cross", "target_tokens", "tokens", False, "Cross-attention"
     ),
+    "rollout": ViewSpec(
+        "encoder", "self", "tokens", "tokens", False, "Attention rollout", rollout=True
+    ),
+    "full_sequence_rollout": ViewSpec(
+        "decoder", "self", "tokens", "tokens", True, "Full sequence rollout", rollout=True
+    ),
+    "encoder_rollout": ViewSpec(
+        "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder rollout", rollout=True
+    ),
 }
 
 
@@ -82,6 +92,17 @@ def _part(record: dict, part: str, view: str) -> slice:
             f"'{record['meta'].get('prompt_id')}' generated none; give it max_new_tokens"
         )
     return slice(None, end) if part == "source" else slice(end, None)
+
+
+def stored_labels(
+    record: dict, section: str, layers: int, heads: int
+) -> tuple[list[int], list[str]]:
+    """The model's layer index of each of the `layers` stored layers of `section`, and the
+    label of each of its `heads` stored heads ("3", or "mean" in a record of head means)."""
+    layer_ids = record.get("layers", {}).get(section) or list(range(layers))
+    if record["meta"].get("settings", {}).get("head_mean"):
+        return list(layer_ids), ["mean"]
+    return list(layer_ids), [str(h) for h in record.get("heads", {}).get(section, range(heads))]
 
 
 @dataclass
@@ -101,10 +122,15 @@ class ViewData:
 
 
 def view_data(
-    record: dict, view: str, ignore_first_token: bool = False, renormalize: bool = False
+    record: dict,
+    view: str,
+    ignore_first_token: bool = False,
+    renormalize: bool = False,
+    word_level: bool = False,
 ) -> ViewData:
     """The matrices of `view` in `record`; `ignore_first_token` drops row and column 0
-    (`renormalize`: and scales each row to sum to 1 again)."""
+    (`renormalize`: and scales each row to sum to 1 again); `word_level` groups the rows and
+    columns into words (`attnviz.words.word_view`)."""
     if view not in VIEWS:
         raise AttnvizError(f"unknown view '{view}'; choose one of {', '.join(VIEWS)}")
     spec = VIEWS[view]
@@ -115,7 +141,12 @@ def view_data(
             f"{arch} model; choose a {arch} view"
         )
     rows_at, cols_at = _part(record, spec.row_part, view), _part(record, spec.col_part, view)
-    attention = record["attention"][spec.section][:, :, rows_at, cols_at]  # (layers, heads, q, k)
+    if spec.rollout:  # (layers, 1, n, n): the rollout after each layer stands in for the heads
+        from attnviz.rollout import record_rollout  # torch: not imported where config is parsed
+
+        attention = record_rollout(record, spec.section)[:, None]
+    else:
+        attention = record["attention"][spec.section][:, :, rows_at, cols_at]  # (l, h, q, k)
     attention = attention.float().numpy()
     rows, cols = list(record[spec.rows])[rows_at], list(record[spec.cols])[cols_at]
     special = {
@@ -139,11 +170,10 @@ def view_data(
         if renormalize:
             sums = attention.sum(-1, keepdims=True)
             attention = np.divide(attention, sums, out=np.zeros_like(attention), where=sums > 0)
-    layers = record.get("layers", {}).get(spec.section) or list(range(attention.shape[0]))
-    heads = [str(h) for h in record.get("heads", {}).get(spec.section, range(attention.shape[1]))]
-    if record["meta"].get("settings", {}).get("head_mean"):
-        heads = ["mean"]
-    return ViewData(
+    layers, heads = stored_labels(record, spec.section, *attention.shape[:2])
+    if spec.rollout:
+        heads = ["rollout"]
+    data = ViewData(
         attention,
         rows,
         cols,
@@ -155,3 +185,8 @@ def view_data(
         col_special,
         question_end,
     )
+    if word_level:
+        from attnviz.words import word_view  # attnviz.words builds on this module
+
+        return word_view(data, record, view, ignore_first_token)
+    return data

@@ -13,4 +13,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.figure,
         snakemake.wildcards.variant,
         snakemake.output.thumbnail,
+        snakemake.input.get("head_stats") or None,
     )

@@ -52,3 +52,54 @@ def test_view_attention_plots_saved_scores_without_a_model(tmp_path):
 def test_view_attention_without_a_prompt_is_an_error():
     with pytest.raises(AttnvizError, match="needs model, tokenizer and a non-empty prompt"):
         attnviz.view_attention(model_id="x", prompt="  ")
+
+
+@pytest.fixture(scope="module")
+def fox_records(demo_model):
+    """One sentence in MiniLM (WordPiece) and SmolLM2 (byte-level BPE)."""
+    text = "The quick brown fox jumps."
+    return [
+        attnviz.extract_attention(*demo_model(name), text, model_id=name, prompt_id="fox")
+        for name in ("minilm", "smollm2")
+    ]
+
+
+def test_head_pages_show_the_chosen_heads_best_first(fox_records):
+    minilm = fox_records[0]
+    [page] = attnviz.draw(minilm, layout="heads", heads="bottom_k_by_entropy", top_k=5)
+    titles = [ax.get_title() for ax in page.axes if ax.images and ax.get_title()]
+    rows = attnviz.head_table(minilm)
+    best = sorted(rows, key=lambda r: r["entropy"])[:5]
+    assert titles == [
+        f"layer {r['layer']}, head {r['head']}: entropy {r['entropy']:.3g}" for r in best
+    ]
+    heading = page.get_suptitle()
+    assert heading.endswith(": bottom 5 heads by entropy")
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        ({"heads": "top_k_by_entropy", "top_k": 73}, "k is 73 but there are 72 heads"),
+        ({"heads": "top_k_by_focus"}, "unknown statistic 'focus'"),
+    ],
+)
+def test_bad_head_selection_is_a_one_line_error(fox_records, tmp_path, options, message):
+    out = tmp_path / "heads.pdf"
+    with pytest.raises(AttnvizError, match=message) as error:
+        attnviz.draw(fox_records[0], layout="heads", save_path=out, **options)
+    assert "\n" not in str(error.value) and not out.exists()
+
+
+def test_models_with_other_tokenizers_compare_at_word_level_only(fox_records, tmp_path):
+    with pytest.raises(AttnvizError, match="tokenize prompt 'fox' differently") as error:
+        attnviz.compare_models(fox_records, kind="difference", save_path=tmp_path / "d.pdf")
+    assert "word_level" in str(error.value) and not (tmp_path / "d.pdf").exists()
+    fig = attnviz.compare_models(
+        fox_records, kind="difference", word_level=True, save_path=tmp_path / "d.pdf"
+    )
+    image = next(ax.images[0] for ax in fig.axes if ax.images)
+    assert image.norm.vmin == -image.norm.vmax  # centred at 0
+    labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
+    assert labels == ["The", "quick", "brown", "fox", "jumps."]
+    assert (tmp_path / "d.pdf").is_file()

@@ -12,22 +12,45 @@ from attnviz.errors import AttnvizError
 
 def test_default_sweep_is_three_demo_models_with_fitting_modes():
     sweep = compose_sweep()
-    assert list(sweep.models) == ["minilm", "smollm2", "t5_tiny"]
+    assert list(sweep.models) == [
+        "minilm",
+        "smollm2",
+        "t5_tiny",
+        "tinylm_step0",
+        "tinylm_step50",
+        "tinylm_step200",
+        "tinylm_seed1",
+        "tinylm_seed2",
+    ]
     assert list(sweep.prompt_sets) == ["demo"]
-    assert sweep.views("minilm") == ["self_attention"]
-    assert sweep.views("smollm2") == ["full_sequence"]
+    assert sweep.views("minilm") == ["self_attention", "rollout"]
+    assert sweep.views("smollm2") == ["full_sequence", "full_sequence_rollout"]
     assert sweep.views("t5_tiny") == [
         "encoder_self_attention",
         "decoder_self_attention",
         "cross_attention",
+        "encoder_rollout",
     ]
     assert sweep.models["minilm"].trust_remote_code is False
     assert sweep.config.plot.layouts == ["layer_average", "heads"]
+    assert sweep.config.plot.heads == "bottom_k_by_entropy"
+    fox = sweep.prompt_sets["demo"].prompts[0]
+    figures = list(sweep.figures("minilm", fox))
+    assert ("rollout", "layer_average", "plain") in figures
+    assert ("rollout", "heads", "plain") not in figures  # rollout has no heads
+    assert sweep.comparison_views("encoder_vs_decoder") == ["self_attention", "full_sequence"]
+    assert sweep.config.comparison["encoder_vs_decoder"].word_level is True
+    comparisons = list(sweep.comparisons())
+    assert len(comparisons) == 2 * 2 * 2 + 2 + 2  # two kinds each, then stability, evolution
+    assert comparisons[0][:2] == ("same_tokenizer", "demo") and comparisons[0][3] == "difference"
 
 
 def test_experiment_and_overrides_change_the_sweep():
     sweep = sweep_from_workflow_config(
-        {"experiment": "smoke", "overrides": "plot.num_figs_per_row=3 model=[t5_tiny]"}
+        {
+            "experiment": "smoke",
+            "overrides": "plot.num_figs_per_row=3 model=[t5_tiny] comparison=[]",
+        }
     )
     assert list(sweep.models) == ["t5_tiny"]
     assert list(sweep.prompt_sets) == ["tiny"]
@@ -71,6 +94,31 @@ def test_hub_and_path_models_are_accepted(tmp_path):
         (["experiment=nope"], "unknown experiment 'nope'"),
         (["mode=[self_attention]"], "no selected mode fits model 'smollm2'"),
         (["plot.layouts=[spiral]"], "plot.layouts is 'spiral'"),
+        (["plot.heads=top_k_by_focus"], "plot.heads: unknown statistic 'focus' in 'top_k_by_foc"),
+        (["plot.heads=top_heads"], "plot.heads: head selection 'top_heads' is malformed; write"),
+        (["plot.top_k=0"], "plot.top_k is 0; choose at least 1 head"),
+        (["extract.layers=[-1]"], "mode rollout multiplies every layer but extract.layers keeps"),
+        (
+            ["model=[minilm,t5_tiny]"],
+            "comparison 'encoder_vs_decoder': model 'smollm2' is not in the sweep; add it",
+        ),
+        (
+            ["+comparison.x.models=[minilm,smollm2,t5_tiny]"],
+            "comparison 'x': comparison 'difference' shows exactly 2 models but 3 were given",
+        ),
+        (
+            ["+comparison.x.models=[minilm,smollm2]", "+comparison.x.kinds=[heatmap]"],
+            "comparison 'x': kinds is 'heatmap'",
+        ),
+        (
+            ["+comparison.x.models=[minilm,smollm2]", "+comparison.x.view=cross_attention"],
+            "view 'cross_attention' does not fit model 'minilm' (encoder)",
+        ),
+        (
+            ["+comparison.x.models=[minilm,smollm2]", "+comparison.x.prompt_sets=[nope]"],
+            "prompt set 'nope' is not in the sweep",
+        ),
+        (["+comparison.x.model=[minilm]"], "unknown key 'comparison.x.model'"),
     ],
 )
 def test_bad_config_is_a_one_line_error(overrides, message):

@@ -44,5 +44,6 @@ def test_only_cuda_models_ask_for_a_gpu(device, gpus):
 def test_plot_memory_scales_with_the_record(tmp_path):
     record = tmp_path / "attention.pt"
     record.write_bytes(b"\0" * (100 * 2**20))
-    assert plot_mem_mb(record) == BASE_MB + 600
-    assert plot_mem_mb(record, attempt=2) == 2 * (BASE_MB + 600)
+    assert plot_mem_mb([record]) == BASE_MB + 600
+    assert plot_mem_mb([record], attempt=2) == 2 * (BASE_MB + 600)
+    assert plot_mem_mb([record, record]) == BASE_MB + 1200  # a comparison of two models

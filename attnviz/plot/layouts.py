@@ -257,6 +257,17 @@ def head_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
         yield grid_figure(panels_of(data, matrices), style, f"{title}: layer {layer}", variant)
 
 
+def chosen_head_figures(
+    data: ViewData, chosen: list[tuple[int, int, str]], style: PlotConfig, title: str, variant: str
+):
+    """One page of chosen heads: (stored layer, stored head, why it was chosen) each."""
+    matrices = [
+        (data.attention[i, j], f"layer {data.layers[i]}, head {data.heads[j]}: {why}")
+        for i, j, why in chosen
+    ]
+    return [grid_figure(panels_of(data, matrices), style, title, variant)]
+
+
 def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str]:
     layers = len(data.layers)
     if not -layers <= style.layer < layers:

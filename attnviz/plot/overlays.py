@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib.collections import EllipseCollection, PathCollection
 from matplotlib.path import Path as MplPath
 
+from attnviz.compare import run_spread
 from attnviz.errors import AttnvizError
 from attnviz.plot.heatmap import contrasting_colours, heatmap
 
@@ -91,14 +92,6 @@ def comparison_circles(
     radius = max_circle_ratio * circle_scale * difference / max(float(difference.max()), 1e-12)
     colours = image.cmap(image.norm(second))  # (q, k, 4)
     return {"image": image, "circles": _circles(ax, radius, colours)}
-
-
-def run_spread(runs: np.ndarray, use_std_error: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """Mean over runs (runs, q, k) and its uncertainty: the standard error (sample standard
-    deviation / sqrt(runs)), or the standard deviation without `use_std_error`."""
-    mean = runs.mean(axis=0)  # (q, k)
-    spread = runs.std(axis=0, ddof=1) if len(runs) > 1 else np.zeros_like(mean)
-    return mean, spread / np.sqrt(len(runs)) if use_std_error else spread
 
 
 def stability_circles(

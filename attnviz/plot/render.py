@@ -4,8 +4,24 @@ from __future__ import annotations
 
 import os
 
+from attnviz.compare import KIND_TITLES, align
 from attnviz.config import PlotConfig
-from attnviz.plot.layouts import layout_figures, save_figures
+from attnviz.errors import AttnvizError
+from attnviz.head_stats import (
+    ALL_HEADS,
+    SectionStats,
+    parse_selection,
+    read_stats_csv,
+    record_head_stats,
+    select_heads,
+    selection_title,
+    stats_rows,
+    table_stats,
+    write_stats_csv,
+)
+from attnviz.plot.comparison import comparison_figure
+from attnviz.plot.head_summary import head_summary_figure
+from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
 from attnviz.record import load_record
 from attnviz.views import VIEWS, view_data
 
@@ -37,15 +53,52 @@ def caption(record: dict, view: str, style: PlotConfig) -> str:
     )
 
 
-def record_figures(
-    record: dict, view: str, layout: str, style: PlotConfig, variant: str = "plain"
-) -> list:
-    """The captioned figures of `layout` of `view` of a record (not yet saved)."""
-    data = view_data(record, view, style.ignore_first_token, style.renormalize)
-    figures = layout_figures(layout, data, style, figure_title(record, view), variant)
+def _captioned(figures: list, text: str) -> list:
     for fig in figures:
-        fig.text(0.01, 0.004, caption(record, view, style), fontsize=6, color="0.35", va="bottom")
+        fig.text(0.01, 0.004, text, fontsize=6, color="0.35", va="bottom")
     return figures
+
+
+def chosen_heads(
+    record: dict, view: str, style: PlotConfig, stats: SectionStats | None = None
+) -> list[tuple[int, int, str]]:
+    """The heads `style.heads` picks (`top_k_by_<statistic>`, ...) for `view`: (stored layer,
+    stored head, the statistic's value) each, by `stats` (the model's statistics over its
+    prompt set) or else by this record's own statistics."""
+    if VIEWS[view].rollout:
+        raise AttnvizError(
+            f"view '{view}' has no heads to choose from; draw it as layer_average or single, "
+            "or set plot.heads=all"
+        )
+    stats = stats or record_head_stats(record)[VIEWS[view].section]
+    _, name = parse_selection(style.heads)
+    picks = select_heads(stats.stats, style.heads, style.top_k)
+    return [(i, j, f"{name} {stats.stats[name][i, j]:.3g}") for i, j in picks]
+
+
+def record_figures(
+    record: dict,
+    view: str,
+    layout: str,
+    style: PlotConfig,
+    variant: str = "plain",
+    head_stats: dict[str, SectionStats] | None = None,
+) -> list:
+    """The captioned figures of `layout` of `view` of a record (not yet saved). With
+    `style.heads` other than all, the heads layout is one page of the heads it picks, by the
+    model's `head_stats` (section -> statistics, as `table_stats` gives) if given."""
+    data = view_data(
+        record, view, style.ignore_first_token, style.renormalize, word_level=style.word_level
+    )
+    title = figure_title(record, view)
+    if layout == "heads" and style.heads != ALL_HEADS:
+        stats = (head_stats or {}).get(VIEWS[view].section)
+        chosen = chosen_heads(record, view, style, stats)
+        heading = f"{title}: {selection_title(style.heads, len(chosen))}"
+        figures = chosen_head_figures(data, chosen, style, heading, variant)
+    else:
+        figures = layout_figures(layout, data, style, title, variant)
+    return _captioned(figures, caption(record, view, style))
 
 
 def render_figure(
@@ -56,13 +109,91 @@ def render_figure(
     out_path: str | os.PathLike,
     variant: str = "plain",
     thumbnail: str | os.PathLike | None = None,
+    head_stats_table: str | os.PathLike | None = None,
 ) -> None:
     """Draw `layout` of `view` (highlight `variant`) from the record at `record_path` into
     `out_path` (.pdf, or .png/.svg for one page), and its first page into the PNG `thumbnail`
-    if given; nothing is written if anything fails."""
+    if given; nothing is written if anything fails. `head_stats_table`: the model's table of
+    head statistics (`render_head_summary`), which chooses the heads of `style.heads`."""
     record = load_record(record_path)
-    figures = record_figures(record, view, layout, style, variant)
-    title = figure_title(record, view)
+    stats = table_stats(read_stats_csv(head_stats_table)) if head_stats_table else None
+    figures = record_figures(record, view, layout, style, variant, stats)
+    _save(figures, out_path, figure_title(record, view), style, thumbnail)
+
+
+def _save(figures, out_path, title: str, style: PlotConfig, thumbnail=None) -> None:
     save_figures(figures, out_path, title, style.dpi)
     if thumbnail is not None:  # the first page, small, for the HTML index
         save_figures(figures[:1], thumbnail, title, dpi=THUMBNAIL_DPI)
+
+
+def render_head_summary(
+    record_paths: list[str],
+    prompt_set: str,
+    table_out: str | os.PathLike,
+    figure_out: str | os.PathLike,
+    style: PlotConfig,
+    thumbnail: str | os.PathLike | None = None,
+) -> None:
+    """The head statistics of one model's records of one prompt set: every (prompt, section,
+    layer, head) as a CSV table, and a page per section of layers x heads maps of each
+    statistic's mean over the prompts. Records are read one at a time."""
+    rows = stats_rows((load_record(path) for path in record_paths), prompt_set)
+    model, prompts = rows[0]["model"], len(record_paths)
+    figures = [
+        head_summary_figure(
+            means.stats,
+            f"{model} | {prompt_set} | head statistics of {section} attention, "
+            f"mean over {prompts} prompt{'s' * (prompts > 1)}",
+            means.layers,
+            means.heads,
+        )
+        for section, means in table_stats(rows).items()
+    ]
+    write_stats_csv(rows, table_out)
+    _save(figures, figure_out, f"{model} | {prompt_set} | head statistics", style, thumbnail)
+
+
+def render_comparison(
+    record_paths: list[str],
+    views: list[str],
+    kind: str,
+    name: str,
+    settings: dict,
+    style: PlotConfig,
+    out_path: str | os.PathLike,
+    thumbnail: str | os.PathLike | None = None,
+) -> None:
+    """Compare one prompt's records of several models (`settings`: layer, head, word_level of
+    a comparison config) as `kind` (difference, circles, stability, evolution)."""
+    records = [load_record(path) for path in record_paths]
+    aligned = align(
+        records, views, settings["layer"], settings["head"], word_level=settings["word_level"]
+    )
+    head = "mean over heads" if settings["head"] is None else f"head {aligned.heads[0]}"
+    layer = (
+        f"layer {aligned.layers[0]}"
+        if len(set(aligned.layers)) == 1
+        else ("last layers" if settings["layer"] == -1 else f"stored layer {settings['layer']}")
+    )
+    title = f"{name} | {aligned.prompt_id} | {KIND_TITLES[kind]}"
+    fig = comparison_figure(
+        kind,
+        aligned.matrices,
+        aligned.labels,
+        aligned.models,
+        title,
+        style,
+        special=aligned.special,
+        causal=aligned.causal,
+    )
+    shown = list(zip(views, aligned.layers, strict=True))
+    models = (
+        f"{', '.join(aligned.models)} ({views[0]})"
+        if len(set(shown)) == 1
+        else ", ".join(
+            f"{m} ({v}, layer {n})" for m, (v, n) in zip(aligned.models, shown, strict=True)
+        )
+    )
+    text = f"{layer}, {head}, {aligned.level}s | models {models} | prompt '{aligned.prompt_id}'"
+    _save(_captioned([fig], text), out_path, title, style, thumbnail)

@@ -8,8 +8,10 @@ from pathlib import Path
 import yaml
 
 from attnviz import resources
+from attnviz.compare import KIND_TITLES, KINDS
 from attnviz.config import DEMO_MODELS, LAYOUTS, VARIANTS, cached_sweep, model_source
 from attnviz.errors import AttnvizError
+from attnviz.head_stats import selection_title
 from attnviz.views import VIEWS
 
 # Every cluster job parses this file again: it reads the sweep composed by the first parse.
@@ -23,7 +25,11 @@ except AttnvizError as error:
 CONDA_ENV = "../envs/attnviz.yaml"  # relative to the rule files
 LAYOUT_TITLES = {
     "layer_average": "layer averages",
-    "heads": "heads per layer",
+    "heads": (
+        "heads per layer"
+        if SWEEP.config.plot.heads == "all"
+        else selection_title(SWEEP.config.plot.heads, SWEEP.config.plot.top_k)
+    ),
     "single": "one layer",
 }
 VARIANT_TITLES = {"plain": "", "top_cells": ", top cells", "regions": ", regions"}
@@ -43,6 +49,8 @@ wildcard_constraints:
     layout="|".join(LAYOUTS),
     variant="|".join(VARIANTS),
     demo="|".join(DEMO_MODELS),
+    comparison="|".join(map(re.escape, SWEEP.config.comparison)) or "(?!)",
+    kind="|".join(KINDS),
 
 
 def record_paths(prompt_set):
@@ -82,22 +90,78 @@ def extraction_gpus(wildcards):
 
 
 def plot_mem_mb(wildcards, input, attempt):
-    return resources.plot_mem_mb(input.record, attempt)
+    return resources.plot_mem_mb(list(input), attempt)
+
+
+def set_records(wildcards):
+    """Every record of one model on one prompt set."""
+    return [
+        f"results/{wildcards.model}/{wildcards.prompt_set}/{prompt}/attention.pt"
+        for prompt in SWEEP.prompt_ids(wildcards.prompt_set)
+    ]
+
+
+def head_stats_table(wildcards):
+    """The heads layout picks its heads (plot.heads) by the model's head statistics."""
+    if SWEEP.config.plot.heads == "all":
+        return []
+    return f"results/{wildcards.model}/{wildcards.prompt_set}/head_stats.csv"
+
+
+def comparison_records(wildcards):
+    """The record of each model of a comparison, for one prompt."""
+    return [
+        f"results/{model}/{wildcards.prompt_set}/{wildcards.prompt}/attention.pt"
+        for model in SWEEP.config.comparison[wildcards.comparison].models
+    ]
+
+
+def comparison_views(wildcards):
+    return SWEEP.comparison_views(wildcards.comparison)
+
+
+def comparison_settings(wildcards):
+    comparison = SWEEP.config.comparison[wildcards.comparison]
+    return {k: getattr(comparison, k) for k in ("layer", "head", "word_level")}
+
+
+def item(path, bookmarks):
+    return {
+        "path": path,
+        "thumbnail": path.removesuffix(".pdf") + ".png",
+        "bookmarks": bookmarks,
+    }
+
+
+HEAD_STATS_TABLES = [
+    f"results/{model}/{prompt_set}/head_stats.csv"
+    for model in SWEEP.models
+    for prompt_set in SWEEP.prompt_sets
+]
 
 
 def report_items():
-    """Every figure of the sweep with its bookmarks: model > prompt set > prompt > figure."""
+    """Every figure of the sweep with its bookmarks: model > prompt set > prompt > figure
+    (head statistics under "all prompts"), then comparison > prompt set > prompt > kind.
+    """
     items = []
     for model, prompt_set, prompt in SWEEP.pairs():
         folder = f"results/{model}/{prompt_set}/{prompt.id}"
+        if prompt.id == SWEEP.prompt_ids(prompt_set)[0]:
+            summary = f"results/{model}/{prompt_set}/head_summary.pdf"
+            items.append(
+                item(summary, [model, prompt_set, "all prompts", "Head statistics"])
+            )
         for view, layout, variant in SWEEP.figures(model, prompt):
             path = f"{folder}/{view}/{layout}-{variant}.pdf"
             title = (
                 f"{VIEWS[view].title}: {LAYOUT_TITLES[layout]}{VARIANT_TITLES[variant]}"
             )
-            bookmarks = [model, prompt_set, prompt.id, title]
-            thumbnail = path.removesuffix(".pdf") + ".png"
-            items.append({"path": path, "thumbnail": thumbnail, "bookmarks": bookmarks})
+            items.append(item(path, [model, prompt_set, prompt.id, title]))
+    for name, prompt_set, prompt, kind in SWEEP.comparisons():
+        path = f"results/comparisons/{name}/{prompt_set}/{prompt.id}/{kind}.pdf"
+        title = KIND_TITLES[kind].capitalize()
+        items.append(item(path, [f"comparison {name}", prompt_set, prompt.id, title]))
     return items
 
 

@@ -22,6 +22,9 @@ rule plot_layer_average:
 
 
 use rule plot_layer_average as plot_heads with:
+    input:
+        record="results/{model}/{prompt_set}/{prompt}/attention.pt",
+        head_stats=head_stats_table,
     output:
         figure="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.pdf",
         thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.png",
