@@ -185,7 +185,7 @@ def compare_models(
     tokenizers differ). `options` are `plot` keys. Writes `save_path` if given; returns the
     figure."""
     from attnviz.compare import align
-    from attnviz.plot.comparison import comparison_figure
+    from attnviz.plot.comparison import aligned_figure
 
     style = check_plot(checked(PlotConfig, options, "plot"), "plot")
     records = _loaded(records)
@@ -193,16 +193,7 @@ def compare_models(
     views = view or [INPUT_VIEWS[r["meta"]["architecture"]] for r in records]
     aligned = align(records, views, layer, head, word_level)
     title = f"{aligned.prompt_id}: {' vs '.join(aligned.models)} ({kind})"
-    fig = comparison_figure(
-        kind,
-        aligned.matrices,
-        aligned.labels,
-        aligned.models,
-        title,
-        style,
-        special=aligned.special,
-        causal=aligned.causal,
-    )
+    fig = aligned_figure(kind, aligned, title, style)
     if save_path is not None:
         save_figures([fig], save_path, title, style.dpi)
     return fig

@@ -180,13 +180,20 @@ def _convert_smollm2(out: Path) -> None:
     tokenizer.save_pretrained(out)
 
 
-def _build_t5_tiny(out: Path) -> None:
-    import torch
-    from transformers import AutoTokenizer, T5Config, T5ForConditionalGeneration
+def _minilm_tokenizer():
+    """MiniLM's WordPiece tokenizer, without token_type_ids (T5/Llama `generate` rejects them)."""
+    from transformers import AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(
+    return AutoTokenizer.from_pretrained(
         package_dir("minilm") / "model", model_input_names=["input_ids", "attention_mask"]
     )
+
+
+def _build_t5_tiny(out: Path) -> None:
+    import torch
+    from transformers import T5Config, T5ForConditionalGeneration
+
+    tokenizer = _minilm_tokenizer()
     config = T5Config(
         vocab_size=len(tokenizer),
         d_model=128,
@@ -216,12 +223,10 @@ def _build_tinylm(out: Path, run: tuple[int, int]) -> None:
     near 0 and greedy generation picks corpus word pieces once the model has learnt anything.
     """
     import torch
-    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     seed, steps = run
-    tokenizer = AutoTokenizer.from_pretrained(
-        package_dir("minilm") / "model", model_input_names=["input_ids", "attention_mask"]
-    )
+    tokenizer = _minilm_tokenizer()
     sentences = [tokenizer(s, add_special_tokens=False)["input_ids"] for s in TINYLM_CORPUS]
     vocab = torch.tensor(sorted({t for s in sentences for t in s} | {tokenizer.sep_token_id}))
     classes = torch.full((len(tokenizer),), -1)  # token id -> its class in the loss, (30522,)

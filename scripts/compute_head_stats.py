@@ -1,6 +1,5 @@
 """Snakemake adapter: head statistics of one model on one prompt set (table and summary)."""
 
-from attnviz.config import PlotConfig
 from attnviz.joblog import job_log
 from attnviz.plot.render import render_head_summary
 
@@ -10,6 +9,5 @@ with job_log(snakemake.log[0]):
         snakemake.wildcards.prompt_set,
         snakemake.output.table,
         snakemake.output.figure,
-        PlotConfig(**snakemake.params.style),
         snakemake.output.thumbnail,
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,27 @@ ARCHITECTURES = {
     "gpt2_tiny": "decoder",
     "llama_tiny": "decoder",
 }
+
+
+def workflow_command(workdir: Path, *args: str) -> list[str]:
+    """`snakemake` on the repository's workflow in `workdir`, the demo models shared through a
+    symlink (nothing is built twice)."""
+    (workdir / "results").mkdir(exist_ok=True)
+    link = workdir / "results" / "models"
+    if not link.exists():
+        link.symlink_to(MODELS_DIR, target_is_directory=True)
+    snakefile = str(REPO / "Snakefile")
+    return [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        snakefile,
+        "--directory",
+        str(workdir),
+        *args,
+    ]
+
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")

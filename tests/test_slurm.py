@@ -18,7 +18,7 @@ import pytest
 import torch
 
 from attnviz.record import load_record
-from conftest import MODELS_DIR, REPO
+from conftest import REPO, workflow_command
 
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 STATE = Path(os.environ.get("ATTNVIZ_SLURM_DIR", "/tmp/attnviz-slurm"))
@@ -49,22 +49,9 @@ def cluster(demo_model_dir):
 
 
 def sweep_command(workdir: Path, *config: str) -> list[str]:
-    """The README's cluster command, run in `workdir` (demo models shared by a symlink)."""
-    (workdir / "results").mkdir(exist_ok=True)
-    (workdir / "results" / "models").symlink_to(MODELS_DIR, target_is_directory=True)
-    return [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--workflow-profile",
-        str(REPO / "workflow" / "profiles" / "slurm"),
-        "--config",
-        *config,
-    ]
+    """The README's cluster command, run in `workdir`."""
+    profile = str(REPO / "workflow" / "profiles" / "slurm")
+    return workflow_command(workdir, "--workflow-profile", profile, "--config", *config)
 
 
 def submitted_jobs(output: str) -> dict[int, str]:
@@ -96,11 +83,13 @@ def test_sweep_runs_as_slurm_jobs(cluster, tmp_path):
     assert run.returncode == 0, output[-3000:]
     assert (tmp_path / "results" / "report.pdf").stat().st_size > 0
     assert (tmp_path / "results" / "index.html").exists()
-    # Every job was a SLURM job: 2 extractions, 4 figures, the report and the index.
+    # Every job was a SLURM job: 2 extractions, 6 figures (4 views, 2 rollouts), 2 head
+    # statistics and their table, 2 comparison figures, the report and the index.
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
-    assert rules.count("extract_attention_tiny") == 2 and rules.count("plot_layer_average") == 4
-    assert {"build_report", "build_index"} <= set(rules)
+    assert rules.count("extract_attention_tiny") == 2 and rules.count("plot_layer_average") == 6
+    assert rules.count("compute_head_stats") == 2 and rules.count("plot_comparison") == 2
+    assert {"collect_head_stats", "build_report", "build_index"} <= set(rules)
     controller = (cluster / "slurmctld.log").read_text()
     for job in jobs:
         assert re.search(rf"JobId={job}\b", controller), f"slurmctld never saw job {job}"
@@ -115,7 +104,9 @@ def test_sweep_runs_as_slurm_jobs(cluster, tmp_path):
 def test_jobs_reuse_the_composed_config_and_load_no_model_at_submission(cluster, tmp_path):
     """Only the submitting process composes conf/; the jobs read its cache. Parsing the
     workflow imports neither torch nor transformers."""
-    command = sweep_command(tmp_path, "experiment=smoke", "overrides=model=[minilm]")
+    command = sweep_command(
+        tmp_path, "experiment=smoke", "overrides=model=[minilm] mode=[self_attention] comparison=[]"
+    )
     plan = subprocess.run(
         [sys.executable, "-X", "importtime", *command[1:], "--dry-run"],
         capture_output=True,
@@ -141,7 +132,8 @@ def test_cancelled_extraction_is_retried_and_leaves_valid_records(cluster, tmp_p
     command = sweep_command(
         tmp_path,
         "experiment=smoke",
-        f"overrides=model=[minilm] prompts=[] +prompts.many={{prompts:[{prompts}]}}",
+        "overrides=model=[minilm] mode=[self_attention] comparison=[] prompts=[] "
+        f"+prompts.many={{prompts:[{prompts}]}}",
     )
     sweep = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     extract_log = tmp_path / "results/logs/extract_attention/minilm/many.log"

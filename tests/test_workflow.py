@@ -5,36 +5,20 @@ from __future__ import annotations
 import re
 import shutil
 import subprocess
-import sys
 
 import pytest
 import torch
 from pypdf import PdfReader
 
-from conftest import MODELS_DIR, REPO
+from conftest import workflow_command
 
 SWEEP = "plot.layouts=[layer_average,heads,single] plot.variants=[plain,top_cells]"
 SMOKE = ["experiment=smoke", f"overrides={SWEEP}"]
 
 
 def snakemake(workdir, *args, config=()):
-    """Run the repository's workflow in `workdir` (demo models shared through a symlink)."""
-    (workdir / "results").mkdir(exist_ok=True)
-    link = workdir / "results" / "models"
-    if not link.exists():
-        link.symlink_to(MODELS_DIR, target_is_directory=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "snakemake",
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--cores",
-        "2",
-        *args,
-    ]
+    """Run the repository's workflow in `workdir` on 2 cores."""
+    cmd = workflow_command(workdir, "--cores", "2", *args)
     if config:
         cmd += ["--config", *config]
     return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
@@ -53,27 +37,53 @@ def smoke(tmp_path_factory, demo_model_dir):
 def test_report_holds_every_figure_with_bookmarks(smoke):
     reader = PdfReader(smoke / "results" / "report.pdf")
     titles = [item.title for item in reader.outline if not isinstance(item, list)]
-    assert titles == ["Cover", "Contents", "minilm", "t5_tiny", "Provenance"]
-    # 2 variants x (minilm: 1 average page + 6 head pages + 1 single
-    # + t5_tiny: 3 views x (1 average page + 4 head pages + 1 single)), after cover and contents
+    assert titles == [
+        "Cover",
+        "Contents",
+        "minilm",
+        "t5_tiny",
+        "comparison same_tokenizer",
+        "Provenance",
+    ]
+    # After cover and contents: minilm: head statistics (1 section) + 2 variants x (average,
+    # 8 chosen heads on 1 page, single + rollout: average, single); t5_tiny: head statistics
+    # (encoder, decoder, cross) + 2 variants x (3 views x 3 pages + rollout x 2); 2 comparisons
     provenance = reader.get_destination_page_number(reader.outline[-1])
-    assert provenance == 2 + 2 * ((1 + 6 + 1) + 3 * (1 + 4 + 1))
+    assert provenance == 2 + (1 + 2 * (3 + 2)) + (3 + 2 * (3 * 3 + 2)) + 2
     text = " ".join(page.extract_text() for page in reader.pages[provenance:])
     assert "weights_sha256" in text and "results/models/minilm" in text and "tiny:" in text
-    minilm = reader.outline[3]  # children of "minilm": [set, [prompt, [figures]]]
-    assert minilm[0].title == "tiny" and minilm[1][0].title == "cat"
-    assert [f.title for f in minilm[1][1]] == [
+    minilm = reader.outline[3]  # children of "minilm": [set, [prompt, [figures], ...]]
+    assert minilm[0].title == "tiny" and minilm[1][0].title == "all prompts"
+    assert [f.title for f in minilm[1][1]] == ["Head statistics"]
+    assert minilm[1][2].title == "cat"
+    assert [f.title for f in minilm[1][3]] == [
         "Self-attention: layer averages",
         "Self-attention: layer averages, top cells",
-        "Self-attention: heads per layer",
-        "Self-attention: heads per layer, top cells",
+        "Self-attention: bottom 8 heads by entropy",
+        "Self-attention: bottom 8 heads by entropy, top cells",
         "Self-attention: one layer",
         "Self-attention: one layer, top cells",
+        "Attention rollout: layer averages",
+        "Attention rollout: layer averages, top cells",
+        "Attention rollout: one layer",
+        "Attention rollout: one layer, top cells",
     ]
-    t5_figures = [f.title for f in reader.outline[5][1][1]]
+    t5_figures = [f.title for f in reader.outline[5][1][3]]
     assert t5_figures[0] == "Encoder self-attention: layer averages"
-    assert t5_figures[-1] == "Cross-attention: one layer, top cells"
-    assert len(t5_figures) == 18
+    assert t5_figures[-1] == "Encoder rollout: one layer, top cells"
+    assert len(t5_figures) == 22
+    compared = reader.outline[7][1][1]  # comparison > set > prompt > kinds
+    assert [f.title for f in compared] == ["Difference", "Comparison with circles"]
+
+
+def test_head_statistics_of_the_sweep_are_one_table(smoke):
+    table = (smoke / "results" / "head_stats.csv").read_text().splitlines()
+    assert table[0].startswith("model,prompt_set,prompt,section,layer,head,entropy,")
+    sections = [tuple(row.split(",")[:4]) for row in table[1:]]
+    assert sections.count(("minilm", "tiny", "cat", "self")) == 6 * 12
+    for section in ("encoder", "decoder", "cross"):
+        assert sections.count(("t5_tiny", "tiny", "cat", section)) == 4 * 4
+    assert len(PdfReader(smoke / "results/t5_tiny/tiny/head_summary.pdf").pages) == 3
 
 
 def test_records_are_cached_per_prompt_and_load_safely(smoke):
@@ -168,12 +178,13 @@ def test_changing_a_plot_setting_reruns_only_plots_and_the_report(smoke):
         "plot_layer_average",
         "plot_heads",
         "plot_single",
+        "plot_comparison",
         "build_report",
         "build_index",
         "all",
         "total",
-    }
-    assert jobs["plot_layer_average"] == 2 * (1 + 3)  # variants x (minilm view + t5 views)
+    }  # no extraction, and the head statistics stay
+    assert jobs["plot_layer_average"] == 2 * (2 + 4)  # variants x (minilm, t5 views + rollout)
 
 
 def test_changing_the_prompt_set_reruns_only_its_extraction(smoke):
@@ -185,13 +196,16 @@ def test_changing_the_prompt_set_reruns_only_its_extraction(smoke):
 def test_adding_a_model_runs_only_that_models_jobs(smoke):
     jobs = planned_jobs(smoke, f"{SWEEP} model=[minilm,t5_tiny,smollm2]")
     assert jobs["extract_attention_tiny"] == 1
-    assert jobs["plot_layer_average"] == 2  # smollm2's full_sequence, two variants
+    assert jobs["plot_layer_average"] == 2 * 2  # smollm2's full_sequence and its rollout
     assert "prepare_demo_model" not in jobs  # the demo models are already built
 
 
 def test_a_rerun_from_scratch_gives_identical_bytes(tmp_path, demo_model_dir):
     demo_model_dir("minilm")
-    config = ["experiment=smoke", "overrides=model=[minilm] plot.variants=[plain,regions]"]
+    config = [
+        "experiment=smoke",
+        "overrides=model=[minilm] comparison=[] plot.variants=[plain,regions]",
+    ]
 
     def outputs():
         results = tmp_path / "results"
@@ -220,7 +234,9 @@ def test_html_index_shows_every_figure_with_working_links(smoke):
     page = (results / "index.html").read_text()
     images = re.findall(r"src='([^']+)'", page)
     links = re.findall(r"href='([^']+)'", page)
-    assert len(images) == 2 * (3 + 3 * 3)  # variants x (minilm layouts + t5 views x layouts)
+    # variants x (minilm: 3 layouts + rollout 2, t5: 3 views x 3 + rollout 2), head statistics
+    # of both models, 2 comparisons
+    assert len(images) == 2 * (3 + 2 + 3 * 3 + 2) + 2 + 2
     assert links[0] == "report.pdf" and len(links) == 1 + len(images)
     assert all((results / path).is_file() for path in images + links)
     assert all(path.endswith(".png") for path in images)

@@ -11,7 +11,7 @@ from dataclasses import replace
 import numpy as np
 from matplotlib.figure import Figure
 
-from attnviz.compare import check_models, difference, symmetric_limit
+from attnviz.compare import Aligned, check_models, difference, symmetric_limit
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.plot.heatmap import heatmap
@@ -93,3 +93,17 @@ def comparison_figure(
             evolution_sparklines(matrices, rows, cols, ax, **options)
     axis_titles(ax, style)
     return fig
+
+
+def aligned_figure(kind: str, aligned: Aligned, title: str, style: PlotConfig) -> Figure:
+    """`comparison_figure` of the models `attnviz.compare.align` lined up."""
+    return comparison_figure(
+        kind,
+        aligned.matrices,
+        aligned.labels,
+        aligned.models,
+        title,
+        style,
+        special=aligned.special,
+        causal=aligned.causal,
+    )

@@ -19,7 +19,7 @@ from attnviz.head_stats import (
     table_stats,
     write_stats_csv,
 )
-from attnviz.plot.comparison import comparison_figure
+from attnviz.plot.comparison import aligned_figure
 from attnviz.plot.head_summary import head_summary_figure
 from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
 from attnviz.record import load_record
@@ -118,11 +118,11 @@ def render_figure(
     record = load_record(record_path)
     stats = table_stats(read_stats_csv(head_stats_table)) if head_stats_table else None
     figures = record_figures(record, view, layout, style, variant, stats)
-    _save(figures, out_path, figure_title(record, view), style, thumbnail)
+    _save(figures, out_path, figure_title(record, view), style.dpi, thumbnail)
 
 
-def _save(figures, out_path, title: str, style: PlotConfig, thumbnail=None) -> None:
-    save_figures(figures, out_path, title, style.dpi)
+def _save(figures, out_path, title: str, dpi: int, thumbnail=None) -> None:
+    save_figures(figures, out_path, title, dpi)
     if thumbnail is not None:  # the first page, small, for the HTML index
         save_figures(figures[:1], thumbnail, title, dpi=THUMBNAIL_DPI)
 
@@ -132,7 +132,6 @@ def render_head_summary(
     prompt_set: str,
     table_out: str | os.PathLike,
     figure_out: str | os.PathLike,
-    style: PlotConfig,
     thumbnail: str | os.PathLike | None = None,
 ) -> None:
     """The head statistics of one model's records of one prompt set: every (prompt, section,
@@ -151,7 +150,8 @@ def render_head_summary(
         for section, means in table_stats(rows).items()
     ]
     write_stats_csv(rows, table_out)
-    _save(figures, figure_out, f"{model} | {prompt_set} | head statistics", style, thumbnail)
+    title = f"{model} | {prompt_set} | head statistics"
+    _save(figures, figure_out, title, PlotConfig().dpi, thumbnail)
 
 
 def render_comparison(
@@ -177,16 +177,7 @@ def render_comparison(
         else ("last layers" if settings["layer"] == -1 else f"stored layer {settings['layer']}")
     )
     title = f"{name} | {aligned.prompt_id} | {KIND_TITLES[kind]}"
-    fig = comparison_figure(
-        kind,
-        aligned.matrices,
-        aligned.labels,
-        aligned.models,
-        title,
-        style,
-        special=aligned.special,
-        causal=aligned.causal,
-    )
+    fig = aligned_figure(kind, aligned, title, style)
     shown = list(zip(views, aligned.layers, strict=True))
     models = (
         f"{', '.join(aligned.models)} ({views[0]})"
@@ -196,4 +187,4 @@ def render_comparison(
         )
     )
     text = f"{layer}, {head}, {aligned.level}s | models {models} | prompt '{aligned.prompt_id}'"
-    _save(_captioned([fig], text), out_path, title, style, thumbnail)
+    _save(_captioned([fig], text), out_path, title, style.dpi, thumbnail)

@@ -15,8 +15,6 @@ rule compute_head_stats:
         CONDA_ENV
     resources:
         mem_mb=plot_mem_mb,
-    params:
-        style=PLOT_STYLE,
     script:
         "../../scripts/compute_head_stats.py"
 
