@@ -30,7 +30,7 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, demo_model_dir):
         "fox.png",
         "rollout.pdf",
         "words.png",
-        "compare.pdf",
+        "c.pdf",
         "vis/minilm/all_layers_avg.jpg",
         "vis/minilm/layer_5.jpg",
         "self_attention_heatmap.pdf",
