@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnviz.compare import INPUT_VIEWS, check_models
+from attnviz.compare import INPUT_VIEWS, check_models, compared_view
 from attnviz.config import (
     ExtractConfig,
     PlotConfig,
@@ -190,7 +190,10 @@ def compare_models(
     style = check_plot(checked(PlotConfig, options, "plot"), "plot")
     records = _loaded(records)
     check_models(kind, len(records))
-    views = view or [INPUT_VIEWS[r["meta"]["architecture"]] for r in records]
+    views = view or [
+        compared_view(r["meta"]["architecture"], "source_end" in r.get("segments", {}))
+        for r in records
+    ]
     aligned = align(records, views, layer, head, word_level)
     title = f"{aligned.prompt_id}: {' vs '.join(aligned.models)} ({kind})"
     fig = aligned_figure(kind, aligned, title, style)

@@ -16,8 +16,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, view_data
-from attnviz.words import normalized_rows
+from attnviz.views import VIEWS, ViewData, normalized_rows, view_data
 
 # kind -> (fewest, most) models it compares; None: no upper limit
 KINDS = {"difference": (2, 2), "circles": (2, 2), "stability": (2, None), "evolution": (2, None)}
@@ -27,13 +26,22 @@ KIND_TITLES = {
     "stability": "stability over runs",
     "evolution": "evolution over checkpoints",
 }
-_INPUT = ("tokens", "tokens", "all", "all")  # a view's rows, columns and parts: the whole input
 # each architecture's self-attention over the whole input: what models of any kind share
 INPUT_VIEWS = {
     "encoder": "self_attention",
     "decoder": "full_sequence",
     "encoder_decoder": "encoder_self_attention",
 }
+
+
+def compared_view(architecture: str, generates: bool) -> str:
+    """The view a comparison shows by default: the model's self-attention over its input; of a
+    decoder prompt that generates, the prompt's part only (each model continues it its own way)."""
+    return (
+        "self_attention_source"
+        if architecture == "decoder" and generates
+        else INPUT_VIEWS[architecture]
+    )
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,15 @@ class Aligned:
     prompt_id: str
     layers: list[int]  # each model's layer index of its matrix
     heads: list[str]  # each model's head label of its matrix: "mean" (over heads) or "3"
+
+
+def _of_the_prompt(spec) -> bool:
+    """A view of the input's self-attention: the whole input, or a decoder prompt's source."""
+    parts = (spec.row_part, spec.col_part)
+    return (spec.rows, spec.cols) == ("tokens", "tokens") and parts in (
+        ("all", "all"),
+        ("source", "source"),
+    )
 
 
 def check_models(kind: str, count: int) -> None:
@@ -137,11 +154,11 @@ def align(
     if len(set(views)) > 1:
         for view in views:
             spec = VIEWS.get(view)
-            if spec is None or (spec.rows, spec.cols, spec.row_part, spec.col_part) != _INPUT:
+            if spec is None or not _of_the_prompt(spec):
                 raise AttnvizError(
                     f"views {', '.join(sorted(set(views)))} show different tokens; compare one "
-                    "view, or self-attention of the whole input (e.g. self_attention, "
-                    "full_sequence, encoder_self_attention)"
+                    "view, or self-attention of the prompt (e.g. self_attention, "
+                    "full_sequence, self_attention_source, encoder_self_attention)"
                 )
     data = [view_data(r, v, word_level=word_level) for r, v in zip(records, views, strict=True)]
     if word_level:

@@ -20,9 +20,9 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from attnviz.atomic import atomic_path
-from attnviz.compare import INPUT_VIEWS, KINDS, check_models
+from attnviz.compare import KINDS, check_models, compared_view
 from attnviz.errors import AttnvizError
-from attnviz.head_stats import ALL_HEADS, parse_selection
+from attnviz.head_stats import ALL_HEADS, parse_selection, statistic_applies
 from attnviz.views import ARCHITECTURES, VIEWS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -216,11 +216,15 @@ class Sweep:
     def prompt_ids(self, prompt_set: str) -> list[str]:
         return [p.id for p in self.prompt_sets[prompt_set].prompts]
 
-    def comparison_views(self, name: str) -> list[str]:
-        """The view compared in each model of comparison `name`, in its order."""
+    def prompt(self, prompt_set: str, prompt_id: str) -> PromptConfig:
+        return next(p for p in self.prompt_sets[prompt_set].prompts if p.id == prompt_id)
+
+    def comparison_views(self, name: str, prompt: PromptConfig) -> list[str]:
+        """The view compared in each model of comparison `name`, in its order, for `prompt`."""
         comparison = self.config.comparison[name]
+        generates = prompt.max_new_tokens is not None
         return [
-            comparison.view or INPUT_VIEWS[self.models[model].architecture]
+            comparison.view or compared_view(self.models[model].architecture, generates)
             for model in comparison.models
         ]
 
@@ -258,9 +262,10 @@ def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep
 
 def sweep_key(config: dict, conf_dir: Path = CONF_DIR) -> str:
     """What a composed sweep depends on: the workflow config, every file in `conf_dir` and
-    this module (its schemas and checks)."""
+    attnviz's own modules (the schemas, and the views, statistics and comparisons they check)."""
     digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
-    for path in [Path(__file__), *sorted(Path(conf_dir).rglob("*.yaml"))]:
+    modules = sorted(Path(__file__).parent.glob("*.py"))
+    for path in [*modules, *sorted(Path(conf_dir).rglob("*.yaml"))]:
         digest.update(str(path.relative_to(path.parent.parent)).encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()[:16]
@@ -274,9 +279,13 @@ def cached_sweep(config: dict, conf_dir: Path, cache_dir: Path) -> Sweep:
     path = Path(cache_dir) / f"sweep-{sweep_key(config, conf_dir)}.json"
     if path.exists():
         try:
-            return Sweep(checked(SweepConfig, json.loads(path.read_text()), f"cached {path}"))
+            sweep = Sweep(checked(SweepConfig, json.loads(path.read_text()), f"cached {path}"))
         except (ValueError, AttnvizError):
             pass  # unreadable or stale: compose again and replace it
+        else:
+            for name, model in sweep.models.items():
+                _check_model(name, model)  # a model folder may have gone since
+            return sweep
     sweep = sweep_from_workflow_config(config, conf_dir)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(asdict(sweep.config)))
@@ -309,7 +318,7 @@ def compose_sweep(
     except OmegaConfBaseException as exc:
         raise AttnvizError(f"config: {str(exc).splitlines()[0]}") from None
     _check_option_files(Path(conf_dir))
-    return Sweep(_validate(cfg))
+    return Sweep(_validate(cfg, {p.stem for p in (Path(conf_dir) / "model").glob("*.yaml")}))
 
 
 def _explain_hydra_error(message: str, conf_dir: Path) -> str:
@@ -412,7 +421,9 @@ def check_extract(extract: ExtractConfig, where: str = "config: extract") -> Ext
     return extract
 
 
-def _validate(cfg) -> SweepConfig:
+def _validate(cfg, model_options: set[str]) -> SweepConfig:
+    """The checked sweep; `model_options`: the models conf/model/ offers (a comparison of models
+    that exist but are not selected is left out, not an error)."""
     sweep: SweepConfig = checked(SweepConfig, cfg)
 
     for name, model in sweep.model.items():
@@ -436,8 +447,12 @@ def _validate(cfg) -> SweepConfig:
             f"config: mode {rollouts[0]} multiplies every layer but extract.layers keeps "
             f"{sweep.extract.layers} only; set extract.layers=null or drop the rollout modes"
         )
-    for name, comparison in sweep.comparison.items():
-        _check_comparison(check_name("comparison name", name), comparison, sweep)
+    _check_head_selection(sweep)
+    sweep.comparison = {
+        name: comparison
+        for name, comparison in sweep.comparison.items()
+        if _check_comparison(check_name("comparison name", name), comparison, sweep, model_options)
+    }
     if not sweep.model:
         raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
     if not sweep.prompts:
@@ -497,14 +512,58 @@ def _check_model(name: str, model: ModelConfig) -> None:
         )
 
 
-def _check_comparison(name: str, comparison: ComparisonConfig, sweep: SweepConfig) -> None:
-    where = f"config: comparison '{name}'"
-    for model in comparison.models:
-        if model not in sweep.model:
+def _check_head_selection(sweep: SweepConfig) -> None:
+    """plot.heads picks heads by a statistic that every heads page it applies to has."""
+    plot, extract = sweep.plot, sweep.extract
+    if plot.heads == ALL_HEADS or "heads" not in plot.layouts:
+        return
+    if extract.head_mean:
+        raise AttnvizError(
+            f"config: plot.heads={plot.heads} picks heads but extract.head_mean keeps only their "
+            "mean; set plot.heads=all or extract.head_mean=false"
+        )
+    if extract.heads is not None and extract.layers is not None:
+        total = len(extract.heads) * len(extract.layers)
+        if plot.top_k > total:
             raise AttnvizError(
-                f"{where}: model '{model}' is not in the sweep; add it to model or remove it "
-                f"from conf/comparison/{name}.yaml"
+                f"config: plot.top_k is {plot.top_k} but extract keeps {total} heads "
+                f"({len(extract.layers)} layers x {len(extract.heads)}); choose at most {total}"
             )
+    _, statistic = parse_selection(plot.heads)
+    for model_name, model in sweep.model.items():
+        for set_name, prompt_set in sweep.prompts.items():
+            generates = any(p.max_new_tokens is not None for p in prompt_set.prompts)
+            for view in Sweep(sweep).views(model_name):
+                spec = VIEWS[view]
+                if not spec.rollout and not statistic_applies(
+                    statistic, spec.section, generates and model.architecture == "decoder"
+                ):
+                    raise AttnvizError(
+                        f"config: plot.heads={plot.heads}: view {view} of model '{model_name}' "
+                        f"has no {statistic} (prompt set '{set_name}'); choose a statistic it has, "
+                        "e.g. bottom_k_by_entropy"
+                    )
+
+
+def _check_comparison(
+    name: str, comparison: ComparisonConfig, sweep: SweepConfig, model_options: set[str]
+) -> bool:
+    """Whether comparison `name` is drawn: an error if it is wrong; False (with a note) if
+    some of its models exist in conf/model/ but are not in this sweep."""
+    where = f"config: comparison '{name}'"
+    unknown = [m for m in comparison.models if m not in sweep.model and m not in model_options]
+    if unknown:
+        raise AttnvizError(
+            f"{where}: unknown model '{unknown[0]}'; choose from "
+            f"{', '.join(sorted(model_options | set(sweep.model)))} in conf/comparison/{name}.yaml"
+        )
+    missing = [m for m in comparison.models if m not in sweep.model]
+    if missing:
+        print(
+            f"attnviz: comparison '{name}' left out: {', '.join(missing)} not in this sweep",
+            file=sys.stderr,
+        )
+        return False
     for kind in comparison.kinds:
         check_choice(f"{where}: kinds", kind, KINDS)
         try:
@@ -513,8 +572,10 @@ def _check_comparison(name: str, comparison: ComparisonConfig, sweep: SweepConfi
             raise AttnvizError(f"{where}: {exc}") from None
     for model in comparison.models:
         architecture = sweep.model[model].architecture
-        view = comparison.view or INPUT_VIEWS[architecture]
-        if VIEWS.get(view) is None or VIEWS[view].architecture != architecture:
+        view = comparison.view
+        if view is not None and (
+            VIEWS.get(view) is None or VIEWS[view].architecture != architecture
+        ):
             raise AttnvizError(
                 f"{where}: view '{view}' does not fit model '{model}' ({architecture}); "
                 f"choose one of {', '.join(views_for(architecture))} or null"
@@ -525,6 +586,7 @@ def _check_comparison(name: str, comparison: ComparisonConfig, sweep: SweepConfi
                 f"{where}: prompt set '{prompt_set}' is not in the sweep; choose from "
                 f"{', '.join(sweep.prompts)} or null (all)"
             )
+    return True
 
 
 def _check_prompt_set(name: str, prompt_set: PromptSetConfig) -> None:

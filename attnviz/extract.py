@@ -137,7 +137,8 @@ def _prepare(model, tokenizer, prompt, architecture, settings) -> _Prepared:
             item.segments["source_end"] = len(item.ids)
             text, gen_offsets = decoded_offsets(tokenizer, generated.tolist())
             item.texts["generated_text"] = text
-            item.offsets = (item.offsets or [[0, 0]] * len(item.ids)) + gen_offsets
+            # a slow tokenizer gives no prompt offsets: then the record has none at all
+            item.offsets = item.offsets + gen_offsets if item.offsets is not None else None
             item.special = torch.cat([item.special, _special_mask(tokenizer, generated)])
             item.ids = sequence
     return item

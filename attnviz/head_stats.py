@@ -257,6 +257,14 @@ def mean_over_prompts(results: Iterable[Mapping[str, np.ndarray]]) -> dict[str, 
     }
 
 
+def statistic_applies(name: str, section: str, generates: bool) -> bool:
+    """Whether statistic `name` has values in `section` (self, encoder, decoder, cross) of a
+    model whose prompts generate text (`generates`: a decoder's generated tokens)."""
+    if section == "cross":
+        return name not in _POSITIONAL
+    return name != "generated_to_source" or (section == "self" and generates)
+
+
 def parse_selection(spec: str) -> tuple[str, str]:
     """(`top` or `bottom`, statistic) of a head selection `top_k_by_<statistic>` /
     `bottom_k_by_<statistic>`; a malformed spec or an unknown statistic is an error."""
@@ -299,8 +307,8 @@ def select_heads(stats: Mapping[str, np.ndarray], spec: str, k: int) -> list[tup
     present = np.flatnonzero(~np.isnan(flat))
     if present.size == 0:
         raise AttnvizError(
-            f"statistic '{name}' has no value for any head (as generated_to_source of prompts "
-            "that generated nothing); choose another statistic"
+            f"statistic '{name}' has no value for any head of this view (as previous_token of "
+            "cross-attention); choose another statistic"
         )
     keys = -flat[present] if direction == "top" else flat[present]
     chosen = present[np.argsort(keys, kind="stable")[:k]]

@@ -12,7 +12,7 @@ from pathlib import Path
 from attnviz.config import ModelConfig
 
 BASE_MB = 1024  # Python, torch and matplotlib themselves
-HUB_MODEL_MB = 8192  # a hub model without mem_gb: its size is unknown before the download
+HUB_MODEL_MB = 8192  # a hub model without mem_gb, not in the local HF cache: size unknown
 WEIGHT_SUFFIXES = (".safetensors", ".bin", ".gguf", ".pt", ".pth")
 # Loaded weights per byte on disk: float32 may widen half-precision files (x2), and loading
 # holds a second copy briefly; half precision holds about what the files hold.
@@ -27,21 +27,41 @@ def weights_bytes(folder: str | os.PathLike) -> int:
     return sum(f.stat().st_size for f in root.rglob("*") if f.suffix in WEIGHT_SUFFIXES)
 
 
+def hub_cache_folder(hub_id: str) -> Path:
+    """Where the Hugging Face hub cache keeps `hub_id`'s snapshots (HF_HUB_CACHE, HF_HOME)."""
+    home = Path(os.environ.get("HF_HOME", Path.home() / ".cache" / "huggingface"))
+    cache = Path(os.environ.get("HF_HUB_CACHE", home / "hub"))
+    return cache / f"models--{hub_id.replace('/', '--')}" / "snapshots"
+
+
 def extraction_mem_mb(model: ModelConfig, source: str, attempt: int = 1) -> int:
     """Memory for the job that loads `model` from `source` and extracts its attention:
-    `mem_gb` if the config gives it, else scaled from the weights on disk; times `attempt`."""
+    `mem_gb` if the config gives it, else scaled from the weights on disk (a hub model's in
+    the local HF cache, the largest snapshot; HUB_MODEL_MB if it is not there); times
+    `attempt`."""
     if model.mem_gb is not None:
-        need = model.mem_gb * 1024
-    elif model.hub_id is not None:
-        need = HUB_MODEL_MB
+        return int(model.mem_gb * 1024 * attempt)
+    if model.hub_id is not None:
+        snapshots = hub_cache_folder(model.hub_id)
+        sizes = [weights_bytes(s) for s in snapshots.iterdir()] if snapshots.is_dir() else []
+        if not any(sizes):
+            return HUB_MODEL_MB * attempt
+        size = max(sizes)
     else:
-        need = BASE_MB + _LOAD_FACTOR[model.dtype] * weights_bytes(source) / 2**20
-    return int(need * attempt)
+        size = weights_bytes(source)
+    return int((BASE_MB + _LOAD_FACTOR[model.dtype] * size / 2**20) * attempt)
 
 
 def extraction_gpus(model: ModelConfig) -> int:
     """One GPU for a model whose config puts it on `cuda`, none otherwise."""
     return 1 if model.device == "cuda" else 0
+
+
+def stats_mem_mb(records: list[str | os.PathLike], attempt: int = 1) -> int:
+    """Memory for the head statistics of a prompt set: records are read one at a time, so
+    the largest one counts."""
+    sizes = {Path(r).stat().st_size: r for r in records if Path(r).exists()}
+    return plot_mem_mb([sizes[max(sizes)]] if sizes else [], attempt)
 
 
 def plot_mem_mb(records: list[str | os.PathLike], attempt: int = 1) -> int:

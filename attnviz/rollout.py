@@ -32,7 +32,7 @@ def attention_rollout(attention) -> torch.Tensor:
     rollout = torch.empty(layers, n, n)  # (layers, n, n)
     flow = torch.empty(n, n)  # this layer's Â, reused: no allocation per layer
     for layer in range(layers):
-        flow.copy_(attention[layer, 0])
+        flow.copy_(attention[layer, 0])  # (n, n) from (layers, heads, n, n)
         for head in range(1, heads):  # summing head by head beats sum(dim=0) on a CPU
             flow.add_(attention[layer, head])
         flow.mul_(0.5 / heads).diagonal().add_(0.5)  # 0.5 * mean over heads + 0.5 * I
@@ -40,7 +40,7 @@ def attention_rollout(attention) -> torch.Tensor:
         if layer == 0:
             rollout[0].copy_(flow)
         else:
-            torch.matmul(flow, rollout[layer - 1], out=rollout[layer])
+            torch.matmul(flow, rollout[layer - 1], out=rollout[layer])  # (n, n) @ (n, n)
     return rollout
 
 

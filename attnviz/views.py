@@ -82,7 +82,13 @@ VIEWS = {
 }
 
 
-def _part(record: dict, part: str, view: str) -> slice:
+def normalized_rows(matrix: np.ndarray) -> np.ndarray:
+    """`matrix` (..., q, k) with every row scaled to sum to 1; rows summing to 0 stay 0."""
+    sums = matrix.sum(-1, keepdims=True)  # (..., q, 1)
+    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+
+
+def part_slice(record: dict, part: str, view: str) -> slice:
     if part == "all":
         return slice(None)
     end = record.get("segments", {}).get("source_end")
@@ -140,7 +146,8 @@ def view_data(
             f"view '{view}' is for {spec.architecture} models but this record is from a "
             f"{arch} model; choose a {arch} view"
         )
-    rows_at, cols_at = _part(record, spec.row_part, view), _part(record, spec.col_part, view)
+    rows_at = part_slice(record, spec.row_part, view)
+    cols_at = part_slice(record, spec.col_part, view)
     if spec.rollout:  # (layers, 1, n, n): the rollout after each layer stands in for the heads
         from attnviz.rollout import record_rollout  # torch: not imported where config is parsed
 
@@ -168,8 +175,7 @@ def view_data(
         col_special = col_special[1:] if col_special else None
         question_end = question_end - 1 if question_end else None
         if renormalize:
-            sums = attention.sum(-1, keepdims=True)
-            attention = np.divide(attention, sums, out=np.zeros_like(attention), where=sums > 0)
+            attention = normalized_rows(attention)
     layers, heads = stored_labels(record, spec.section, *attention.shape[:2])
     if spec.rollout:
         heads = ["rollout"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, _part
+from attnviz.views import VIEWS, ViewData, normalized_rows, part_slice
 
 
 @dataclass(frozen=True)
@@ -133,12 +133,6 @@ def record_words(record: dict, side: str = "tokens", index: np.ndarray | None = 
     )
 
 
-def normalized_rows(matrix: np.ndarray) -> np.ndarray:
-    """`matrix` (..., q, k) with every row scaled to sum to 1; rows summing to 0 stay 0."""
-    sums = matrix.sum(-1, keepdims=True)  # (..., q, 1)
-    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
-
-
 def word_attention(
     attention: np.ndarray, row_starts: np.ndarray, col_starts: np.ndarray
 ) -> np.ndarray:
@@ -167,7 +161,7 @@ def word_view(
         (spec.rows, spec.row_part, len(data.row_tokens)),
         (spec.cols, spec.col_part, len(data.col_tokens)),
     ):
-        index = np.arange(len(record[side]))[_part(record, part, view)]  # (tokens in view,)
+        index = np.arange(len(record[side]))[part_slice(record, part, view)]  # (tokens in view,)
         index = index[1:] if ignore_first_token else index
         if len(index) != shown:
             raise AttnvizError(

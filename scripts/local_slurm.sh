@@ -92,6 +92,7 @@ start() {
 		fi
 		sleep 0.5
 	done
+	stop
 	die "the node did not become idle in 30 s; see $DIR/slurmctld.log and $DIR/slurmd.log"
 }
 

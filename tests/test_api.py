@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -95,6 +96,7 @@ def test_models_with_other_tokenizers_compare_at_word_level_only(fox_records, tm
     with pytest.raises(AttnvizError, match="tokenize prompt 'fox' differently") as error:
         attnviz.compare_models(fox_records, kind="difference", save_path=tmp_path / "d.pdf")
     assert "word_level" in str(error.value) and not (tmp_path / "d.pdf").exists()
+    assert "\n" not in str(error.value)
     fig = attnviz.compare_models(
         fox_records, kind="difference", word_level=True, save_path=tmp_path / "d.pdf"
     )
@@ -103,3 +105,38 @@ def test_models_with_other_tokenizers_compare_at_word_level_only(fox_records, tm
     labels = [t.get_text() for t in fig.axes[0].get_xticklabels()]
     assert labels == ["The", "quick", "brown", "fox", "jumps."]
     assert (tmp_path / "d.pdf").is_file()
+
+
+def test_any_view_can_be_drawn_by_word(fox_records):
+    smollm2 = fox_records[1]  # byte-level pieces: "The", " quick", ...
+    [fig] = attnviz.draw(smollm2, word_level=True, layout="layer_average")
+    assert fig.get_suptitle().endswith("(words): mean over heads")
+    panel = next(ax for ax in fig.axes if ax.images)
+    assert [t.get_text() for t in panel.get_yticklabels()] == [
+        "The",
+        "quick",
+        "brown",
+        "fox",
+        "jumps.",
+    ]
+    rows = panel.images[0].get_array().filled(0).sum(-1).tolist()  # renormalised word rows
+    assert rows == pytest.approx([1.0] * 5, abs=1e-5)
+
+
+def test_chosen_heads_of_a_record_of_some_layers_and_heads_name_the_models_indices(demo_model):
+    model, tokenizer = demo_model("minilm")
+    record = attnviz.extract_attention(
+        model, tokenizer, "The quick brown fox.", layers=[0, -1], heads=[0, 3, 5]
+    )
+    [page] = attnviz.draw(record, layout="heads", heads="top_k_by_sink_first", top_k=4)
+    titles = [ax.get_title() for ax in page.axes if ax.images and ax.get_title()]
+    rows = sorted(attnviz.head_table(record), key=lambda r: -r["sink_first"])[:4]
+    assert {r["layer"] for r in attnviz.head_table(record)} == {0, 5}
+    assert {r["head"] for r in attnviz.head_table(record)} == {"0", "3", "5"}
+    assert titles == [
+        f"layer {r['layer']}, head {r['head']}: sink_first {r['sink_first']:.3g}" for r in rows
+    ]
+    first = next(ax for ax in page.axes if ax.images)  # the panel draws the head it names
+    stored = record["attention"]["self"][[0, 5].index(rows[0]["layer"])]  # (heads, n, n)
+    head = stored[["0", "3", "5"].index(rows[0]["head"])].float().numpy()
+    assert np.allclose(first.images[0].get_array(), head, atol=1e-6)

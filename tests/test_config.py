@@ -38,11 +38,35 @@ def test_default_sweep_is_three_demo_models_with_fitting_modes():
     figures = list(sweep.figures("minilm", fox))
     assert ("rollout", "layer_average", "plain") in figures
     assert ("rollout", "heads", "plain") not in figures  # rollout has no heads
-    assert sweep.comparison_views("encoder_vs_decoder") == ["self_attention", "full_sequence"]
+    views = sweep.comparison_views("encoder_vs_decoder", fox)
+    assert views == ["self_attention", "full_sequence"]
     assert sweep.config.comparison["encoder_vs_decoder"].word_level is True
     comparisons = list(sweep.comparisons())
     assert len(comparisons) == 2 * 2 * 2 + 2 + 2  # two kinds each, then stability, evolution
     assert comparisons[0][:2] == ("same_tokenizer", "demo") and comparisons[0][3] == "difference"
+
+
+def test_comparisons_of_models_left_out_of_the_sweep_are_left_out(capsys):
+    sweep = compose_sweep(["model=[minilm,t5_tiny]"])
+    assert list(sweep.config.comparison) == ["same_tokenizer"]
+    err = capsys.readouterr().err
+    assert "comparison 'encoder_vs_decoder' left out: smollm2 not in this sweep" in err
+
+
+def test_prompts_that_generate_compare_their_source():
+    sweep = sweep_from_workflow_config(
+        {
+            "experiment": "generation",
+            "overrides": "prompts=[demo,demo_generation] +comparison.x.models=[smollm2,t5_tiny]",
+        }
+    )
+    generating = sweep.prompt_sets["demo_generation"].prompts[0]
+    plain = sweep.prompt_sets["demo"].prompts[0]
+    assert sweep.comparison_views("x", plain) == ["full_sequence", "encoder_self_attention"]
+    assert sweep.comparison_views("x", generating) == [
+        "self_attention_source",  # each model continues the prompt its own way
+        "encoder_self_attention",
+    ]
 
 
 def test_experiment_and_overrides_change_the_sweep():
@@ -99,8 +123,19 @@ def test_hub_and_path_models_are_accepted(tmp_path):
         (["plot.top_k=0"], "plot.top_k is 0; choose at least 1 head"),
         (["extract.layers=[-1]"], "mode rollout multiplies every layer but extract.layers keeps"),
         (
-            ["model=[minilm,t5_tiny]"],
-            "comparison 'encoder_vs_decoder': model 'smollm2' is not in the sweep; add it",
+            ["+comparison.x.models=[minilm,smollm3]"],
+            "comparison 'x': unknown model 'smollm3'; choose from gpt2, minilm, smollm2,",
+        ),
+        (["plot.heads=top_k_by_diagonal"], "view cross_attention of model 't5_tiny' has no diag"),
+        (["plot.heads=bottom_k_by_generated_to_source"], "view self_attention of model 'minilm'"),
+        (["extract.head_mean=true"], "plot.heads=bottom_k_by_entropy picks heads but extract.he"),
+        (
+            [
+                "extract.heads=[0,1]",
+                "extract.layers=[0,-1]",
+                "mode=[self_attention,full_sequence,encoder_self_attention]",
+            ],
+            "plot.top_k is 8 but extract keeps 4 heads (2 layers x 2); choose at most 4",
         ),
         (
             ["+comparison.x.models=[minilm,smollm2,t5_tiny]"],

@@ -291,3 +291,41 @@ def test_statistics_of_a_real_minilm_record(minilm_record, tmp_path):
     )
     assert float(last["entropy"]) == pytest.approx(stats.stats["entropy"][5, 11])
     assert last["generated_to_source"] == "nan"
+
+
+def test_heads_pages_pick_by_the_models_mean_over_its_prompts(tmp_path):
+    """A prompt's heads page picks the heads of the model's mean statistics (the table), not
+    the prompt's own: here head 0 is the most focused in prompt a only."""
+    from pypdf import PdfReader
+
+    from attnviz.config import PlotConfig
+    from attnviz.plot.render import render_figure, render_head_summary
+    from attnviz.record import save_record
+
+    n = 4
+    focused = np.full((n, n), 0.1 / 3) + np.eye(n) * (0.9 - 0.1 / 3)  # entropy ~0.3
+    heads = {
+        "a": [np.eye(n), uniform(n, False), focused],  # own pick: head 0 (entropy 0)
+        "b": [uniform(n, False), uniform(n, False), focused],  # mean pick: head 2
+    }
+    paths = []
+    for prompt, matrices in heads.items():
+        record = {
+            "tokens": [f"w{i}" for i in range(n)],
+            "attention": {"self": torch.tensor(np.stack(matrices), dtype=torch.float32)[None]},
+            "meta": {
+                "schema_version": SCHEMA_VERSION,
+                "model": "m",
+                "prompt_id": prompt,
+                "architecture": "encoder",
+            },
+        }
+        paths.append(tmp_path / f"{prompt}.pt")
+        save_record(record, paths[-1])
+    table = tmp_path / "head_stats.csv"
+    render_head_summary([str(p) for p in paths], "set", table, tmp_path / "summary.pdf")
+    style = PlotConfig(heads="bottom_k_by_entropy", top_k=1)
+    for stats, picked in ((table, "head 2: entropy"), (None, "head 0: entropy 0")):
+        out = tmp_path / "heads.pdf"
+        render_figure(paths[0], "self_attention", "heads", style, out, head_stats_table=stats)
+        assert picked in PdfReader(out).pages[0].extract_text()

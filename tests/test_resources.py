@@ -6,7 +6,13 @@ from __future__ import annotations
 import pytest
 
 from attnviz.config import ModelConfig
-from attnviz.resources import BASE_MB, extraction_gpus, extraction_mem_mb, plot_mem_mb
+from attnviz.resources import (
+    BASE_MB,
+    extraction_gpus,
+    extraction_mem_mb,
+    plot_mem_mb,
+    stats_mem_mb,
+)
 
 
 def folder_with_weights(path, megabytes: int):
@@ -27,11 +33,23 @@ def test_extraction_memory_scales_with_weights_and_attempt(tmp_path):
     assert extraction_mem_mb(half, str(large)) == BASE_MB + 60
 
 
-def test_configured_memory_and_hub_models(tmp_path):
+def test_configured_memory_and_hub_models(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hub"))
     given = ModelConfig(architecture="decoder", hub_id="org/model", mem_gb=24)
     assert extraction_mem_mb(given, "org/model", attempt=3) == 3 * 24 * 1024
     hub = ModelConfig(architecture="decoder", hub_id="org/model")
-    assert extraction_mem_mb(hub, "org/model") == 8192
+    assert extraction_mem_mb(hub, "org/model") == 8192  # not downloaded: size unknown
+    snapshots = tmp_path / "hub" / "models--org--model" / "snapshots"
+    snapshots.mkdir(parents=True)
+    folder_with_weights(snapshots / "abc123", 40)  # downloaded: sized like a local folder
+    assert extraction_mem_mb(hub, "org/model") == BASE_MB + 100
+
+
+def test_head_statistics_memory_counts_the_largest_record(tmp_path):
+    small, large = tmp_path / "a.pt", tmp_path / "b.pt"
+    small.write_bytes(b"\0" * (10 * 2**20))
+    large.write_bytes(b"\0" * (100 * 2**20))
+    assert stats_mem_mb([small, large, small]) == plot_mem_mb([large])
 
 
 @pytest.mark.parametrize(("device", "gpus"), [("cuda", 1), ("auto", 0), ("cpu", 0)])

@@ -90,7 +90,7 @@ def record_figures(
     data = view_data(
         record, view, style.ignore_first_token, style.renormalize, word_level=style.word_level
     )
-    title = figure_title(record, view)
+    title = figure_title(record, view) + (" (words)" if style.word_level else "")
     if layout == "heads" and style.heads != ALL_HEADS:
         stats = (head_stats or {}).get(VIEWS[view].section)
         chosen = chosen_heads(record, view, style, stats)

@@ -93,19 +93,23 @@ def plot_mem_mb(wildcards, input, attempt):
     return resources.plot_mem_mb(list(input), attempt)
 
 
+def stats_mem_mb(wildcards, input, attempt):
+    return resources.stats_mem_mb(list(input), attempt)
+
+
 def set_records(wildcards):
     """Every record of one model on one prompt set."""
-    return [
-        f"results/{wildcards.model}/{wildcards.prompt_set}/{prompt}/attention.pt"
-        for prompt in SWEEP.prompt_ids(wildcards.prompt_set)
-    ]
+    return expand(record_paths(wildcards.prompt_set), model=wildcards.model)
+
+
+HEAD_STATS = "results/{model}/{prompt_set}/head_stats.csv"
 
 
 def head_stats_table(wildcards):
     """The heads layout picks its heads (plot.heads) by the model's head statistics."""
     if SWEEP.config.plot.heads == "all":
         return []
-    return f"results/{wildcards.model}/{wildcards.prompt_set}/head_stats.csv"
+    return HEAD_STATS.format(model=wildcards.model, prompt_set=wildcards.prompt_set)
 
 
 def comparison_records(wildcards):
@@ -117,7 +121,8 @@ def comparison_records(wildcards):
 
 
 def comparison_views(wildcards):
-    return SWEEP.comparison_views(wildcards.comparison)
+    prompt = SWEEP.prompt(wildcards.prompt_set, wildcards.prompt)
+    return SWEEP.comparison_views(wildcards.comparison, prompt)
 
 
 def comparison_settings(wildcards):
@@ -133,11 +138,9 @@ def item(path, bookmarks):
     }
 
 
-HEAD_STATS_TABLES = [
-    f"results/{model}/{prompt_set}/head_stats.csv"
-    for model in SWEEP.models
-    for prompt_set in SWEEP.prompt_sets
-]
+HEAD_STATS_TABLES = expand(
+    HEAD_STATS, model=list(SWEEP.models), prompt_set=list(SWEEP.prompt_sets)
+)
 
 
 def report_items():

@@ -6,7 +6,7 @@ rule compute_head_stats:
     input:
         records=set_records,
     output:
-        table="results/{model}/{prompt_set}/head_stats.csv",
+        table=HEAD_STATS,
         figure="results/{model}/{prompt_set}/head_summary.pdf",
         thumbnail="results/{model}/{prompt_set}/head_summary.png",
     log:
@@ -14,7 +14,7 @@ rule compute_head_stats:
     conda:
         CONDA_ENV
     resources:
-        mem_mb=plot_mem_mb,
+        mem_mb=stats_mem_mb,
     script:
         "../../scripts/compute_head_stats.py"
 
