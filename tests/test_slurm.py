@@ -123,7 +123,7 @@ def test_jobs_reuse_the_composed_config_and_load_no_model_at_submission(cluster,
     output = run.stdout + run.stderr
     assert run.returncode == 0, output[-3000:]
     imported = set(re.findall(r"\|\s+([\w.]+)\n", run.stderr))
-    assert "hydra" in imported and "snakemake_executor_plugin_slurm" in imported
+    assert "hydra" in imported  # the submitting process composed conf/
     assert not {"torch", "transformers"} & imported
     assert len(list((tmp_path / ".snakemake" / "attnviz").glob("sweep-*.json"))) == 1
     job_logs = list((tmp_path / "results/logs/slurm").rglob("*.log"))
