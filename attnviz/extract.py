@@ -25,6 +25,7 @@ from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_promp
 from attnviz.errors import AttnvizError
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
+from attnviz.record import request_sha256 as record_request_sha256
 
 _STORAGE = {"float16": torch.float16, "float32": torch.float32}
 _SPACE_MARKERS = ("Ġ", "▁")  # byte-level BPE and SentencePiece word starts
@@ -325,8 +326,7 @@ def weights_sha256(folder: str | os.PathLike) -> str | None:
 def request_sha256(meta: dict, prompt: PromptConfig, settings: ExtractConfig) -> str:
     """What a record was made from: model identity, prompt and settings. A cached record is
     reused only if its request hash equals the new request's."""
-    identity = {k: meta.get(k) for k in ("source", "revision", "weights_sha256")}
-    return _sha256({"model": identity, "prompt": asdict(prompt), "settings": asdict(settings)})
+    return record_request_sha256(meta, asdict(prompt), asdict(settings))
 
 
 def cached_record(path: str | os.PathLike, request: str) -> dict | None:

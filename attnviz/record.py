@@ -9,56 +9,159 @@ with `torch.load(..., weights_only=True)`, so loading a cached file never runs p
   decoder-only) or `encoder`, `decoder`, `cross` (encoder-decoder);
 - `attention_scores` (a list of (1, heads, q, k), one per layer) and `tokens_list`: the keys
   Attention-Viewer writes, sharing storage with `attention` (no extra bytes on disk);
-- `meta`: model, source, architecture, prompt, dtype, device, versions, `schema_version`.
+- `meta`: model, source, architecture, prompt, dtype, device, versions, `schema_version`,
+  and `checksums`: a digest of each entry (`attention.<section>`, `tokens`, ...), written by
+  `save_record` and checked by `load_record` for every entry it loads.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-import pickle
-import zipfile
+import warnings
 
 import torch
 
 from attnviz.atomic import atomic_path
 from attnviz.errors import AttnvizError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: meta holds checksums
 _REQUIRED = ("tokens", "attention", "meta")
+_ALIASES = ("attention_scores", "tokens_list")  # Attention-Viewer's views of other entries
+_TOLERANCE = 1e-3  # attention weights lie in [0, 1] (fp16 rounding aside)
 
 
 def save_record(record: dict, path: str | os.PathLike) -> None:
-    """Write `record` to `path` atomically (a temp file renamed into place)."""
+    """Write `record` to `path` atomically (a temp file renamed into place), with the checksum
+    of each entry in its meta (the caller's dict is left as it is)."""
+    meta = {**record["meta"], "checksums": record_checksums(record)}
     with atomic_path(path) as tmp, open(tmp, "wb") as fh:
-        torch.save(record, fh)  # a file object: the archive has no temp name inside
+        torch.save({**record, "meta": meta}, fh)  # a file object: no temp name inside
 
 
-def load_record(path: str | os.PathLike) -> dict:
-    """Load a record safely (`weights_only=True`); a bad file is an error naming it."""
+def entry_digest(value) -> str:
+    """sha256 of one entry: a tensor's dtype, shape and bytes, or anything else as JSON."""
+    digest = hashlib.sha256()
+    if isinstance(value, torch.Tensor):
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{tensor.dtype}{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    else:
+        digest.update(json.dumps(value, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def record_entries(record: dict) -> dict:
+    """Every entry a checksum covers: top-level keys but meta and the aliases; a dict of
+    tensors (attention) one entry per tensor (`attention.self`, ...)."""
+    entries = {}
+    for key, value in record.items():
+        if key == "meta" or key in _ALIASES:
+            continue
+        if isinstance(value, dict) and any(isinstance(v, torch.Tensor) for v in value.values()):
+            entries.update({f"{key}.{name}": tensor for name, tensor in value.items()})
+        else:
+            entries[key] = value
+    return entries
+
+
+def record_checksums(record: dict) -> dict[str, str]:
+    """name -> digest of each entry of `record` (see `record_entries`)."""
+    return {name: entry_digest(value) for name, value in record_entries(record).items()}
+
+
+def _fix(path) -> str:
+    return f"delete it and extract again: rm '{path}', then run snakemake again (it extracts it)"
+
+
+def load_record(path: str | os.PathLike, expected: dict | None = None) -> dict:
+    """Load a record safely (`weights_only=True`) and check it: its keys, schema version, the
+    checksum of each entry and attention values in [0, 1]; with `expected` ({model, prompt,
+    settings}), that it was made for that model, prompt and extraction settings. Any way a file
+    can be bad is one AttnvizError naming it."""
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # a damaged file warns of odd pickle protocols
+            warnings.simplefilter("ignore")
+            record = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
         raise AttnvizError(f"record {path} does not exist; run the extraction first") from None
-    except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    except Exception as exc:  # truncated, damaged, a pickle of code: torch.load raises anything
+        reason = (str(exc).strip() or "no details").splitlines()[0].split(". ")[0][:120]
         raise AttnvizError(
-            f"record {path} cannot be loaded safely ({reason[:160]}); delete it and extract again"
+            f"record {path} cannot be loaded safely ({type(exc).__name__}: {reason}); {_fix(path)}"
         ) from None
     if isinstance(record, dict) and set(record) == {"attention_scores", "tokens_list"}:
         return from_attention_viewer(record, os.path.basename(path).removesuffix(".pt"))
+    try:
+        check_record(record, path)
+        if expected is not None:
+            check_expected(record, path, expected)
+    except AttnvizError:
+        raise
+    except Exception as exc:  # a damaged file can hold anything where a dict or list was
+        raise AttnvizError(
+            f"record {path} is damaged ({type(exc).__name__}: {str(exc)[:120]}); {_fix(path)}"
+        ) from None
+    return record
+
+
+def check_record(record, path) -> None:
+    """Keys, schema version, checksums of the entries present, attention values in [0, 1]."""
     missing = [k for k in _REQUIRED if not isinstance(record, dict) or k not in record]
     if missing:
         raise AttnvizError(
             f"record {path} lacks {', '.join(missing)}; it was not written by attnviz "
-            "(delete it and extract again)"
+            f"({_fix(path)})"
         )
     version = record["meta"].get("schema_version")
     if version != SCHEMA_VERSION:
         raise AttnvizError(
             f"record {path} has schema version {version}, this attnviz reads {SCHEMA_VERSION}; "
-            "delete it and extract again"
+            f"{_fix(path)}"
         )
-    return record
+    checksums = record["meta"].get("checksums")
+    for name, value in record_entries(record).items():
+        if checksums.get(name) != entry_digest(value):
+            raise AttnvizError(
+                f"record {path} is damaged: its {name} does not match its checksum; {_fix(path)}"
+            )
+    for section, tensor in record["attention"].items():
+        if not torch.is_floating_point(tensor) or tensor.numel() == 0:
+            raise AttnvizError(f"record {path}: attention.{section} is empty; {_fix(path)}")
+        total = tensor.sum(dtype=torch.float64)  # nan or inf anywhere: not finite
+        low, high = (float(v) for v in torch.aminmax(tensor.detach()))
+        if not torch.isfinite(total) or not (low >= 0 and high <= 1 + _TOLERANCE):
+            raise AttnvizError(
+                f"record {path} is damaged: attention.{section} has values outside [0, 1] "
+                f"(min {low:.4g}, max {high:.4g}); {_fix(path)}"
+            )
+
+
+def request_sha256(meta: dict, prompt: dict, settings: dict) -> str:
+    """What a record is made from: model identity (source, revision, weight hash), prompt and
+    extraction settings. A cached record is used only if its request hash equals this."""
+    identity = {k: meta.get(k) for k in ("source", "revision", "weights_sha256")}
+    request = {"model": identity, "prompt": prompt, "settings": settings}
+    return hashlib.sha256(json.dumps(request, sort_keys=True).encode()).hexdigest()
+
+
+def check_expected(record: dict, path, expected: dict) -> None:
+    """The record was made for `expected["model"]` from `expected["prompt"]` (a PromptConfig as
+    a dict) with `expected["settings"]` (an ExtractConfig as a dict): its model name, prompt id
+    and request hash must say so (a record copied from another model or prompt is refused)."""
+    meta, prompt = record["meta"], expected["prompt"]
+    made = f"model '{meta.get('model')}', prompt '{meta.get('prompt_id')}'"
+    if (meta.get("model"), meta.get("prompt_id")) != (expected["model"], prompt["id"]):
+        raise AttnvizError(
+            f"record {path} was extracted for {made}, not for model '{expected['model']}', "
+            f"prompt '{prompt['id']}' (copied from elsewhere?); {_fix(path)}"
+        )
+    if meta.get("request_sha256") != request_sha256(meta, prompt, expected["settings"]):
+        raise AttnvizError(
+            f"record {path} was extracted from another prompt text or other extract settings "
+            f"than this sweep's; {_fix(path)}"
+        )
 
 
 def from_attention_viewer(saved: dict, name: str) -> dict:

@@ -53,10 +53,11 @@ def test_other_settings_are_extracted_again(run):
     assert load_record(outputs[0])["attention"]["self"].dtype == torch.float32
 
 
-def test_truncated_record_is_extracted_again(run, capsys):
+@pytest.mark.parametrize("size", [0, 10, 300, -10])
+def test_truncated_record_is_extracted_again(run, capsys, size):
     outputs = run()
     whole = open(outputs[1], "rb").read()
-    open(outputs[1], "wb").write(whole[:300])
+    open(outputs[1], "wb").write(whole[:size])
     run()
     assert "not reusing" in capsys.readouterr().out
     assert load_record(outputs[1])["tokens"][1] == "hi"
