@@ -13,7 +13,7 @@ import json
 import re
 import shlex
 import sys
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
 from omegaconf import MISSING, OmegaConf
@@ -23,6 +23,7 @@ from attnviz.atomic import atomic_path
 from attnviz.compare import KINDS, check_models, compared_view
 from attnviz.errors import AttnvizError
 from attnviz.head_stats import ALL_HEADS, parse_selection, statistic_applies
+from attnviz.values import check_extract_values, check_indices, check_plot_values
 from attnviz.views import ARCHITECTURES, VIEWS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
@@ -44,6 +45,8 @@ STORAGE_DTYPES = ("float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")
 RESERVED_NAMES = ("models", "logs", "comparisons")  # folders of their own under results/
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+_PERIODIC = re.compile(r"(.+?)\1{19,}$")  # as Snakemake's PeriodicityDetector (20 repeats)
+MAX_NAME = 100
 
 
 @dataclass
@@ -238,6 +241,7 @@ class Sweep:
 
 
 WORKFLOW_KEYS = ("experiment", "overrides")
+_NOT_PROMPTS = [f.name for f in fields(SweepConfig) if f.name != "prompts"]
 
 
 def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep:
@@ -248,7 +252,17 @@ def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep
             f"snakemake --config: unknown key {', '.join(unknown)}; use experiment=<name> "
             "and/or overrides='<Hydra overrides, space separated>'"
         )
-    overrides = config.get("overrides") or []
+    overrides, experiment = config.get("overrides") or [], config.get("experiment")
+    if experiment is not None and not isinstance(experiment, str):
+        raise AttnvizError(
+            f"snakemake --config: experiment={experiment} is not the name of a saved sweep; "
+            "give a file name of conf/experiment/, e.g. experiment=smoke"
+        )
+    if not isinstance(overrides, (str, list)) or not all(isinstance(o, str) for o in overrides):
+        raise AttnvizError(
+            f"snakemake --config: overrides={overrides} is not Hydra overrides; give "
+            "key=value words, e.g. overrides='model=[minilm] plot.gamma=0.5'"
+        )
     if isinstance(overrides, str):
         try:
             overrides = shlex.split(overrides)
@@ -257,7 +271,7 @@ def sweep_from_workflow_config(config: dict, conf_dir: Path = CONF_DIR) -> Sweep
                 f"snakemake --config: overrides='{overrides}' cannot be split into words ({exc}); "
                 "check its quotes"
             ) from None
-    return compose_sweep([str(o) for o in overrides], config.get("experiment"), conf_dir)
+    return compose_sweep(overrides, experiment, conf_dir)
 
 
 def sweep_key(config: dict, conf_dir: Path = CONF_DIR) -> str:
@@ -279,12 +293,14 @@ def cached_sweep(config: dict, conf_dir: Path, cache_dir: Path) -> Sweep:
     path = Path(cache_dir) / f"sweep-{sweep_key(config, conf_dir)}.json"
     if path.exists():
         try:
-            sweep = Sweep(checked(SweepConfig, json.loads(path.read_text()), f"cached {path}"))
+            cached = json.loads(path.read_text())  # resolved already; prompts taken literally
+            sweep = Sweep(literally_checked(SweepConfig, cached, f"cached {path}"))
         except (ValueError, AttnvizError):
             pass  # unreadable or stale: compose again and replace it
         else:
             for name, model in sweep.models.items():
                 _check_model(name, model)  # a model folder may have gone since
+            check_indices(sweep.config, {n: model_source(m) for n, m in sweep.models.items()})
             return sweep
     sweep = sweep_from_workflow_config(config, conf_dir)
     with atomic_path(path) as tmp:
@@ -375,6 +391,37 @@ def _check_option_files(conf_dir: Path) -> None:
                 )
 
 
+def literally_checked(schema: type, options, where: str = "config"):
+    """`checked`, but every text is taken literally: "${HOME}" stays "${HOME}" (OmegaConf would
+    interpolate it). Texts holding "${" are checked as a stand-in, then put back."""
+    options = (
+        OmegaConf.to_container(options, resolve=False) if OmegaConf.is_config(options) else options
+    )
+    texts = {}
+
+    def stand_in(value, path):
+        if isinstance(value, dict):
+            return {k: stand_in(v, (*path, k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [stand_in(v, (*path, i)) for i, v in enumerate(value)]
+        if isinstance(value, str) and "${" in value:
+            texts[path] = value
+            return value.replace("${", "$")
+        return value
+
+    result = checked(schema, stand_in(options, ()), where)
+    for path, text in texts.items():
+        *parents, last = path
+        target = result
+        for key in parents:
+            target = target[key] if isinstance(target, (dict, list)) else getattr(target, key)
+        if isinstance(target, (dict, list)):
+            target[last] = text
+        else:
+            setattr(target, last, text)
+    return result
+
+
 def checked(schema: type, options, where: str = "config"):
     """`options` (a dict or a DictConfig) as an instance of the dataclass `schema`: an
     unknown key or a value of the wrong type is an error that names it."""
@@ -408,6 +455,7 @@ def check_plot(plot: PlotConfig, where: str = "config: plot") -> PlotConfig:
             raise AttnvizError(f"{where}.heads: {exc}") from None
     if plot.top_k < 1:
         raise AttnvizError(f"{where}.top_k is {plot.top_k}; choose at least 1 head")
+    check_plot_values(plot, where)
     return plot
 
 
@@ -418,13 +466,17 @@ def check_extract(extract: ExtractConfig, where: str = "config: extract") -> Ext
         raise AttnvizError(f"{where}.batch_size must be at least 1")
     if extract.max_new_tokens < 1:
         raise AttnvizError(f"{where}.max_new_tokens must be at least 1")
+    check_extract_values(extract, where)
     return extract
 
 
 def _validate(cfg, model_options: set[str]) -> SweepConfig:
     """The checked sweep; `model_options`: the models conf/model/ offers (a comparison of models
     that exist but are not selected is left out, not an error)."""
-    sweep: SweepConfig = checked(SweepConfig, cfg)
+    # Prompt text is taken literally: "${HOME}" in a prompt is text, not an interpolation.
+    sweep: SweepConfig = checked(SweepConfig, OmegaConf.masked_copy(cfg, _NOT_PROMPTS))
+    prompts = OmegaConf.to_container(cfg.prompts, resolve=False) if "prompts" in cfg else {}
+    sweep.prompts = literally_checked(SweepConfig, {"prompts": prompts}).prompts
 
     for name, model in sweep.model.items():
         _check_model(check_name("model name", name), model)
@@ -457,6 +509,7 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
         raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
     if not sweep.prompts:
         raise AttnvizError("config: no prompt set selected; pass e.g. overrides='prompts=[demo]'")
+    check_indices(sweep, {name: model_source(model) for name, model in sweep.model.items()})
     for name, model in sweep.model.items():
         for set_name, prompt_set in sweep.prompts.items():
             for prompt in prompt_set.prompts:
@@ -473,11 +526,26 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
 
 
 def check_name(what: str, name: str) -> str:
-    """A name that becomes a path or a wildcard: letters, digits, '_', '-', '.' only."""
+    """A name that becomes a path or a wildcard: letters, digits, '_', '-', '.' only, at most
+    MAX_NAME characters, and not ending in a part repeated 20 times (Snakemake takes such a
+    wildcard for an endless recursion)."""
+    shown = name if len(name) <= 40 else f"{name[:40]}..."
     if not _NAME.match(name) or name in RESERVED_NAMES:
         raise AttnvizError(
-            f"{what} '{name}' cannot be used as a folder name; use letters, digits, '_', '-' "
+            f"{what} '{shown}' cannot be used as a folder name; use letters, digits, '_', '-' "
             f"and '.' (not first), and not {' or '.join(RESERVED_NAMES)}"
+        )
+    if len(name) > MAX_NAME:
+        raise AttnvizError(
+            f"{what} '{shown}' is {len(name)} characters long; shorten it to at most {MAX_NAME} "
+            "(it becomes a folder name)"
+        )
+    periodic = _PERIODIC.search(name)
+    if periodic:
+        raise AttnvizError(
+            f"{what} '{shown}' ends in '{periodic.group(1)}' repeated "
+            f"{len(periodic.group(0)) // len(periodic.group(1))} times, which Snakemake refuses "
+            "as a wildcard; choose a name that does not repeat itself"
         )
     return name
 

@@ -7,9 +7,12 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+
+from attnviz.errors import AttnvizError
 
 
 def _stop(signum, frame):
@@ -22,8 +25,9 @@ def _stop(signum, frame):
 @contextlib.contextmanager
 def job_log(path: str | os.PathLike) -> Iterator[None]:
     """Send stdout, stderr and logging to `path`, headed by where the job runs (host, SLURM job
-    id); an error is logged, then raised again. SIGTERM (scancel, a time limit) becomes an
-    exception, so temporary files are removed on the way out."""
+    id); an error is logged, then raised again. Bad input (AttnvizError) is also printed as one
+    line to stderr, and the job exits with status 1, without a traceback. SIGTERM (scancel, a
+    time limit) becomes an exception, so temporary files are removed on the way out."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     main = threading.current_thread() is threading.main_thread()  # signals need the main one
     previous = signal.signal(signal.SIGTERM, _stop) if main else None
@@ -36,6 +40,10 @@ def job_log(path: str | os.PathLike) -> Iterator[None]:
         try:
             with contextlib.redirect_stdout(log), contextlib.redirect_stderr(log):
                 yield
+        except AttnvizError as exc:  # bad input: one line, no traceback, a non-zero exit
+            print(f"attnviz: {exc}", file=log)
+            print(f"attnviz: {exc}", file=sys.stderr)
+            raise SystemExit(1) from None
         except BaseException as exc:
             print(f"attnviz: {type(exc).__name__}: {exc}", file=log)
             raise

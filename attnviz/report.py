@@ -227,9 +227,10 @@ def report_entries(items: list[dict]) -> list[ReportEntry]:
 def report_from_workflow(
     figures: list[dict], records: list[dict], out: str, title: str, config_yaml: str, commit: str
 ) -> None:
-    """The pipeline's report: figures and records as the workflow lists them."""
+    """The pipeline's report: figures and records as the workflow lists them (records with
+    what each must have been made for, `expected`)."""
     from attnviz.record import load_record
 
-    loaded = {item["key"]: load_record(item["path"]) for item in records}
+    loaded = {item["key"]: load_record(item["path"], item.get("expected")) for item in records}
     provenance = provenance_from_records(loaded, config_yaml, commit)
     build_report(report_entries(figures), out, title, provenance)

@@ -10,4 +10,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.table,
         snakemake.output.figure,
         snakemake.output.thumbnail,
+        snakemake.params.expected,
     )

@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         PlotConfig(**snakemake.params.style),
         snakemake.output.figure,
         snakemake.output.thumbnail,
+        snakemake.params.expected,
     )

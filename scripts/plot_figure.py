@@ -14,4 +14,5 @@ with job_log(snakemake.log[0]):
         snakemake.wildcards.variant,
         snakemake.output.thumbnail,
         snakemake.input.get("head_stats") or None,
+        snakemake.params.expected,
     )

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import pytest
+import yaml
 
 from attnviz.config import CONF_DIR, cached_sweep, compose_sweep, sweep_from_workflow_config
 from attnviz.errors import AttnvizError
@@ -96,6 +98,9 @@ def test_hub_and_path_models_are_accepted(tmp_path):
     assert sweep.models["hub"].revision == "abc123"
 
 
+NO_ROLLOUT = "mode=[self_attention,full_sequence,encoder_self_attention,cross_attention]"
+
+
 @pytest.mark.parametrize(
     "overrides, message",
     [
@@ -154,6 +159,30 @@ def test_hub_and_path_models_are_accepted(tmp_path):
             "prompt set 'nope' is not in the sweep",
         ),
         (["+comparison.x.model=[minilm]"], "unknown key 'comparison.x.model'"),
+        # every static plot and extract value, before any job runs (issue 18)
+        (["plot.gamma=0"], "plot.gamma is 0.0; give a number above 0 (1 is linear)"),
+        (["plot.gamma=-1"], "plot.gamma is -1.0; give a number above 0"),
+        (["plot.gamma=nan"], "plot.gamma is nan; give a number above 0"),
+        (["plot.regions=[[1,2]]"], "plot.regions has [1, 2]; give each box as [top, left, bott"),
+        (["plot.regions=[[3,0,1,2]]"], "plot.regions has [3, 0, 1, 2]; give each box as"),
+        (["plot.top_n=-1"], "plot.top_n is -1; give a number at least 0"),
+        (["plot.panel_inches=0"], "plot.panel_inches is 0.0; give a number above 0 and at most"),
+        (["plot.panel_inches=inf"], "plot.panel_inches is inf; give a number above 0"),
+        (["plot.enlarged_size=0"], "plot.enlarged_size is 0.0; give a number at least 1"),
+        (["plot.max_labels=0"], "plot.max_labels is 0; give a number at least 1"),
+        (["plot.region_alpha=2"], "plot.region_alpha is 2.0; give a number at least 0 and at m"),
+        (["plot.vmin=1", "plot.vmax=0"], "plot.vmin (1.0) must be below vmax (0.0)"),
+        (["plot.cmap=nope"], "plot.cmap is 'nope', which matplotlib does not know"),
+        (["plot.region_color=blurple"], "plot.region_color is 'blurple', not a colour"),
+        (["extract.layers=[6]", NO_ROLLOUT], "extract.layers has 6, out of range: 'minilm' has 6"),
+        (["extract.heads=[-13]", NO_ROLLOUT], "extract.heads has -13, out of range: 'minilm' has"),
+        (["extract.layers=[]", NO_ROLLOUT], "extract.layers is []; list the indices to keep"),
+        (["plot.layouts=[single]", "plot.layer=6"], "plot.layer is 6, out of range: 'minilm' st"),
+        (["plot.layouts=[single]", "plot.head=12"], "plot.head is 12, out of range: 'minilm' st"),
+        (
+            ["+comparison.x.models=[minilm,smollm2]", "+comparison.x.layer=-7"],
+            "comparison.x.layer is -7, out of range: 'minilm' stores 6 layers; choose -6..5",
+        ),
     ],
 )
 def test_bad_config_is_a_one_line_error(overrides, message):
@@ -219,3 +248,44 @@ def test_a_damaged_sweep_cache_is_composed_again(tmp_path, capsys):
     sweep = cached_sweep({}, CONF_DIR, cache)
     assert "attnviz: composed" in capsys.readouterr().err
     assert sweep.config.plot.layouts == ["layer_average", "heads"]
+
+
+def test_prompt_text_is_taken_literally(tmp_path):
+    conf = tmp_path / "conf"
+    shutil.copytree(CONF_DIR, conf)
+    texts = ["Home is ${oc.env:HOME}.", "Say ${HOME} and \\${x} {y}"]
+    prompts = [{"id": f"p{i}", "text": text} for i, text in enumerate(texts)]
+    (conf / "prompts" / "dollars.yaml").write_text(
+        yaml.safe_dump({"dollars": {"prompts": prompts}})
+    )
+    config = {"overrides": "model=[minilm] prompts=[dollars]"}
+    for _ in range(2):  # composed, then read back from the cache
+        sweep = cached_sweep(config, conf, tmp_path / "cache")
+        assert [p.text for p in sweep.prompt_sets["dollars"].prompts] == texts
+
+
+@pytest.mark.parametrize(
+    "config, message",
+    [
+        ({"overrides": 5}, "overrides=5 is not Hydra overrides; give key=value words"),
+        ({"overrides": [1, 2]}, "overrides=[1, 2] is not Hydra overrides"),
+        ({"experiment": 5}, "experiment=5 is not the name of a saved sweep"),
+    ],
+)
+def test_snakemake_config_values_of_the_wrong_type_are_one_line(config, message):
+    with pytest.raises(AttnvizError, match=re.escape(message)):
+        sweep_from_workflow_config(config)
+
+
+@pytest.mark.parametrize(
+    "prompt_id, message",
+    [
+        ("x" * 300, "is 300 characters long; shorten it to at most 100"),
+        ("p" + "x" * 99, "ends in 'x' repeated 99 times"),
+        ("x" * 20, "ends in 'x' repeated 20 times, which Snakemake refuses as a wildcard"),
+        ("id_" + "ab" * 20, "ends in 'ab' repeated 20 times"),
+    ],
+)
+def test_long_and_periodic_prompt_ids_are_refused(prompt_id, message):
+    with pytest.raises(AttnvizError, match=re.escape(message)):
+        compose_sweep([f"prompts.demo.prompts=[{{id: {prompt_id}, text: hi}}]"])

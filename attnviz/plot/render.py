@@ -110,12 +110,14 @@ def render_figure(
     variant: str = "plain",
     thumbnail: str | os.PathLike | None = None,
     head_stats_table: str | os.PathLike | None = None,
+    expected: dict | None = None,
 ) -> None:
     """Draw `layout` of `view` (highlight `variant`) from the record at `record_path` into
     `out_path` (.pdf, or .png/.svg for one page), and its first page into the PNG `thumbnail`
     if given; nothing is written if anything fails. `head_stats_table`: the model's table of
-    head statistics (`render_head_summary`), which chooses the heads of `style.heads`."""
-    record = load_record(record_path)
+    head statistics (`render_head_summary`), which chooses the heads of `style.heads`.
+    `expected`: what the record must have been made for (`attnviz.record.check_expected`)."""
+    record = load_record(record_path, expected)
     stats = table_stats(read_stats_csv(head_stats_table)) if head_stats_table else None
     figures = record_figures(record, view, layout, style, variant, stats)
     _save(figures, out_path, figure_title(record, view), style.dpi, thumbnail)
@@ -133,11 +135,15 @@ def render_head_summary(
     table_out: str | os.PathLike,
     figure_out: str | os.PathLike,
     thumbnail: str | os.PathLike | None = None,
+    expected: list[dict] | None = None,
 ) -> None:
     """The head statistics of one model's records of one prompt set: every (prompt, section,
     layer, head) as a CSV table, and a page per section of layers x heads maps of each
-    statistic's mean over the prompts. Records are read one at a time."""
-    rows = stats_rows((load_record(path) for path in record_paths), prompt_set)
+    statistic's mean over the prompts. Records are read one at a time (`expected`: what each
+    must have been made for)."""
+    expected = expected or [None] * len(record_paths)
+    records = (load_record(p, e) for p, e in zip(record_paths, expected, strict=True))
+    rows = stats_rows(records, prompt_set)
     model, prompts = rows[0]["model"], len(record_paths)
     figures = [
         head_summary_figure(
@@ -163,10 +169,13 @@ def render_comparison(
     style: PlotConfig,
     out_path: str | os.PathLike,
     thumbnail: str | os.PathLike | None = None,
+    expected: list[dict] | None = None,
 ) -> None:
     """Compare one prompt's records of several models (`settings`: layer, head, word_level of
-    a comparison config) as `kind` (difference, circles, stability, evolution)."""
-    records = [load_record(path) for path in record_paths]
+    a comparison config) as `kind` (difference, circles, stability, evolution); `expected`:
+    what each record must have been made for."""
+    expected = expected or [None] * len(record_paths)
+    records = [load_record(p, e) for p, e in zip(record_paths, expected, strict=True)]
     aligned = align(
         records, views, settings["layer"], settings["head"], word_level=settings["word_level"]
     )

@@ -120,6 +120,30 @@ def comparison_records(wildcards):
     ]
 
 
+def expectation(model, prompt_set, prompt_id):
+    """What a record must have been made for: checked by each job that reads it."""
+    prompt = asdict(SWEEP.prompt(prompt_set, prompt_id))
+    return {"model": model, "prompt": prompt, "settings": EXTRACT_SETTINGS}
+
+
+def expected_record(wildcards):
+    return expectation(wildcards.model, wildcards.prompt_set, wildcards.prompt)
+
+
+def expected_set_records(wildcards):
+    return [
+        expectation(wildcards.model, wildcards.prompt_set, prompt)
+        for prompt in SWEEP.prompt_ids(wildcards.prompt_set)
+    ]
+
+
+def expected_comparison_records(wildcards):
+    return [
+        expectation(model, wildcards.prompt_set, wildcards.prompt)
+        for model in SWEEP.config.comparison[wildcards.comparison].models
+    ]
+
+
 def comparison_views(wildcards):
     prompt = SWEEP.prompt(wildcards.prompt_set, wildcards.prompt)
     return SWEEP.comparison_views(wildcards.comparison, prompt)
@@ -173,6 +197,7 @@ RECORD_ITEMS = [
     {
         "key": f"{model}/{prompt_set}/{prompt.id}",
         "path": f"results/{model}/{prompt_set}/{prompt.id}/attention.pt",
+        "expected": expectation(model, prompt_set, prompt.id),
     }
     for model, prompt_set, prompt in SWEEP.pairs()
 ]

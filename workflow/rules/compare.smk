@@ -18,5 +18,6 @@ rule plot_comparison:
         views=comparison_views,
         settings=comparison_settings,
         style=PLOT_STYLE,
+        expected=expected_comparison_records,
     script:
         "../../scripts/plot_comparison.py"

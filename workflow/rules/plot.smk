@@ -17,6 +17,7 @@ rule plot_layer_average:
     params:
         layout="layer_average",
         style=PLOT_STYLE,
+        expected=expected_record,
     script:
         "../../scripts/plot_figure.py"
 
@@ -33,6 +34,7 @@ use rule plot_layer_average as plot_heads with:
     params:
         layout="heads",
         style=PLOT_STYLE,
+        expected=expected_record,
 
 
 use rule plot_layer_average as plot_single with:
@@ -44,3 +46,4 @@ use rule plot_layer_average as plot_single with:
     params:
         layout="single",
         style=PLOT_STYLE,
+        expected=expected_record,

@@ -15,6 +15,8 @@ rule compute_head_stats:
         CONDA_ENV
     resources:
         mem_mb=stats_mem_mb,
+    params:
+        expected=expected_set_records,
     script:
         "../../scripts/compute_head_stats.py"
 
