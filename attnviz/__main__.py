@@ -4,9 +4,19 @@ Attention-Viewer's main.py for one-off runs (the pipeline is `snakemake`)."""
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 
 from attnviz.errors import AttnvizError
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\"}
+
+
+def unescape(text: str) -> str:
+    """`\\n`, `\\t`, `\\r` and `\\\\` typed in a shell prompt become a newline, tab, carriage
+    return and one backslash (as Attention-Viewer's main.py reads them); every other character,
+    backslashes before anything else and non-ASCII text included, stays as typed."""
+    return re.sub(r"\\([ntr\\])", lambda m: _ESCAPES[m.group(1)], text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -15,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
     view = commands.add_parser("view", help="Attention-Viewer's heatmaps of one prompt")
     view.add_argument("--model_path", required=True, help="a local model folder")
     view.add_argument("--model_id", required=True, help="the name of the result folder")
-    view.add_argument("--prompt", required=True)
+    view.add_argument("--prompt", required=True, help="the text; \\n, \\t and \\\\ are escapes")
     view.add_argument("--save_fig_path", default="./vis")
     view.add_argument("--plot_figs_per_head", action="store_true")
     view.add_argument("--ignore_first_token", action="store_true")
@@ -41,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             model=model,
             model_id=args.model_id,
             tokenizer=tokenizer,
-            prompt=args.prompt.encode().decode("unicode_escape"),  # '\n' as main.py reads it
+            prompt=unescape(args.prompt),
             save_attention_scores=args.save_attention_scores_path is not None,
             save_attention_scores_path=args.save_attention_scores_path,
             save_fig_path=args.save_fig_path,

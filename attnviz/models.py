@@ -78,10 +78,38 @@ def load_model(cfg: ModelConfig, source: str, name: str = "model"):
             f"model '{name}' is declared {cfg.architecture} but '{source}' is an {found} "
             f"model; set architecture: {found} in its config"
         )
+    tokenizer = _load_tokenizer(source, options, name, config)  # before the weights
     auto_class = getattr(transformers, _AUTO_CLASS[architecture])
     dtype = "auto" if cfg.dtype == "auto" else _DTYPES[cfg.dtype]
     model = auto_class.from_pretrained(
         source, config=config, attn_implementation="eager", dtype=dtype, **options
     )
-    tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
     return model.to(device).eval(), tokenizer
+
+
+_TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "vocab.json")
+_TOKENIZER_FILES += ("tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
+
+
+def _load_tokenizer(source: str, options: dict, name: str, config):
+    """The model's tokenizer, checked before any weight is loaded: a local folder must hold
+    tokenizer files, and the tokenizer may not give ids the model's embeddings lack."""
+    import transformers
+
+    fix = f"save the model's tokenizer there (tokenizer.save_pretrained('{source}'))"
+    if options["local_files_only"] and not any(Path(source, f).is_file() for f in _TOKENIZER_FILES):
+        raise AttnvizError(f"model '{name}': folder {source} holds no tokenizer files; {fix}")
+    try:
+        tokenizer = transformers.AutoTokenizer.from_pretrained(source, **options)
+    except (OSError, ValueError, TypeError) as exc:
+        reason = str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__
+        raise AttnvizError(
+            f"model '{name}': cannot load a tokenizer from {source} ({reason}); {fix}"
+        ) from None
+    vocabulary = getattr(config.get_text_config(), "vocab_size", None)
+    if isinstance(vocabulary, int) and len(tokenizer) > vocabulary:
+        raise AttnvizError(
+            f"model '{name}': the tokenizer in {source} has {len(tokenizer)} tokens but the "
+            f"model only {vocabulary} embeddings, so ids from {vocabulary} on would fail; {fix}"
+        )
+    return tokenizer
