@@ -329,8 +329,9 @@ def request_sha256(meta: dict, prompt: PromptConfig, settings: ExtractConfig) ->
     return record_request_sha256(meta, asdict(prompt), asdict(settings))
 
 
-def cached_record(path: str | os.PathLike, request: str) -> dict | None:
-    """The record at `path` if it is whole, safe and made from the same request; else None."""
+def cached_record(path: str | os.PathLike, request: str, model: str) -> dict | None:
+    """The record at `path` if it is whole, safe and made for `model` from the same request;
+    else None."""
     if not os.path.exists(path):
         return None
     try:
@@ -338,7 +339,7 @@ def cached_record(path: str | os.PathLike, request: str) -> dict | None:
     except AttnvizError as exc:
         print(f"attnviz: not reusing {path}: {exc}")
         return None
-    if record["meta"].get("request_sha256") != request:
+    if record["meta"].get("request_sha256") != request or record["meta"].get("model") != model:
         print(f"attnviz: not reusing {path}: it was made from another model, prompt or settings")
         return None
     return record
@@ -368,7 +369,7 @@ def extract_prompt_set(
     todo = [
         (p, path, req)
         for p, path, req in zip(prompts, outputs, requests, strict=True)
-        if cached_record(path, req) is None
+        if cached_record(path, req, name) is None
     ]
     if not todo:
         return

@@ -85,3 +85,11 @@ def test_bad_selection_writes_no_file(run, tmp_path):
     with pytest.raises(AttnvizError, match="layer index 9"):
         run(ExtractConfig(layers=[9]))
     assert list(tmp_path.glob("*.pt")) == []
+
+
+def test_a_record_of_another_model_name_on_the_same_folder_is_extracted_again(run, model_dir):
+    outputs = run()
+    source = str(model_dir("minilm"))
+    cfg = ModelConfig(architecture="encoder", path=source, device="cpu")
+    extract_prompt_set("minilm_copy", cfg, source, PROMPTS, ExtractConfig(), outputs)
+    assert load_record(outputs[0])["meta"]["model"] == "minilm_copy"
