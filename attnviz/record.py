@@ -72,7 +72,9 @@ def record_checksums(record: dict) -> dict[str, str]:
 
 
 def _fix(path) -> str:
-    return f"delete it and extract again: rm '{path}', then run snakemake again (it extracts it)"
+    """How to make the pipeline extract the record at `path` again (Snakemake does not make a
+    deleted intermediate file again while the figures made from it are there)."""
+    return f"extract it again: add --forcerun '{path}' to the snakemake command"
 
 
 def load_record(path: str | os.PathLike, expected: dict | None = None) -> dict:

@@ -73,7 +73,7 @@ def test_truncated_record_is_reported_with_its_path(tmp_path):
     path = tmp_path / "r.pt"
     save_record(small_record(), path)
     path.write_bytes(path.read_bytes()[:200])
-    with pytest.raises(AttnvizError, match="delete it and extract again") as err:
+    with pytest.raises(AttnvizError, match="extract it again: add --forcerun") as err:
         load_record(path)
     assert str(path) in str(err.value) and "\n" not in str(err.value)
 
@@ -136,7 +136,7 @@ def test_truncated_or_empty_record_names_the_file_and_the_fix(tmp_path, size):
     path.write_bytes(path.read_bytes()[:size])
     with pytest.raises(AttnvizError, match="cannot be loaded safely") as err:
         load_record(path)
-    assert f"rm '{path}', then run snakemake again" in str(err.value)
+    assert f"extract it again: add --forcerun '{path}' to the snakemake command" in str(err.value)
 
 
 def _resaved(path, change):
