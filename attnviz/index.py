@@ -60,9 +60,7 @@ def build_index(
                 parts.append("</div>")
             viewer = viewers.get(f"{name}/{prompt_set}/{prompt_id}")
             viewer = f" <a href='{link(viewer)}'>interactive viewer</a>" if viewer else ""
-            parts.append(
-                f"<h3>{html.escape(prompt_set)} / {html.escape(prompt_id)}{viewer}</h3>"
-            )
+            parts.append(f"<h3>{html.escape(prompt_set)} / {html.escape(prompt_id)}{viewer}</h3>")
             parts.append("<div class='figures'>")
             prompt = (prompt_set, prompt_id)
         parts.append(

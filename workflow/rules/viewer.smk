@@ -3,7 +3,8 @@
 
 from attnviz.viewer.options import STYLE_KEYS
 
-VIEWER_STYLE = {key: PLOT_STYLE[key] for key in STYLE_KEYS}  # the figures' colour options
+# The figures' colour options.
+VIEWER_STYLE = {key: PLOT_STYLE[key] for key in STYLE_KEYS}
 VIEWER_DIRS = [
     f"results/{model}/{prompt_set}/viewer"
     for model in SWEEP.models
