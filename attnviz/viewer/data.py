@@ -117,6 +117,27 @@ def _ranges(matrix: np.ndarray, causal: bool) -> list[float]:
     return [round(float(v), 5) for v in out]
 
 
+def layer_data(record: dict, section: str, layer: int, config: ViewerConfig) -> Iterator[dict]:
+    """What the page shows of each head of one stored layer (then of the head mean): the
+    one place where maps are pooled. Each item: `ranges` (see `_ranges`), `thumb` (pooled for
+    the model view), `m` (encoded map: exact, or pooled when larger than `config.max_cells`),
+    and for pooled maps `x` (exact, encoded) or `ti`/`tv` (the top cells' flat indices and
+    weights). Records that will carry pooled maps and top cells need only this changed."""
+    _, _, q, k = record["attention"][section].shape
+    n, causal = max(q, k), section_spec(record["meta"]["architecture"], section).causal
+    factor, thumb_factor = pool_factor(n, config.max_cells), pool_factor(n, config.thumb_cells)
+    for matrix in head_maps(record, section, layer):
+        data = {"ranges": _ranges(matrix, causal), "thumb": pool_max(matrix, thumb_factor)}
+        data["m"] = encode_u16(pool_max(matrix, factor))
+        if factor > 1 and n <= config.exact_tokens:
+            data["x"] = encode_u16(matrix)
+        elif factor > 1 and config.top_cells:
+            flat = matrix.ravel()
+            top = np.argpartition(flat, -min(config.top_cells, flat.size))[-config.top_cells :]
+            data["ti"], data["tv"] = encode_i32(top), encode_u16(flat[top])
+        yield data
+
+
 def section_data(record: dict, section: str, config: ViewerConfig, emit: Emit) -> dict:
     """Everything the page needs about one section: its index entry (returned) and each head's
     data (given to `emit`, one file each, loaded when the head is shown)."""
@@ -129,18 +150,13 @@ def section_data(record: dict, section: str, config: ViewerConfig, emit: Emit) -
     thumb_factor = pool_factor(n, config.thumb_cells)
     ranges, thumbs = [], []
     for layer in range(layers):
-        for head, matrix in enumerate(head_maps(record, section, layer)):
+        for head, data in enumerate(layer_data(record, section, layer, config)):
             stem = f"{section}_{layer}_{head}"
-            ranges.append(_ranges(matrix, spec.causal))
-            thumbs.append(pool_max(matrix, thumb_factor))
-            payload = {"m": encode_u16(pool_max(matrix, factor))}  # the map first shown
-            if factor > 1 and n <= config.exact_tokens:
-                emit(f"{stem}_x", {"x": encode_u16(matrix)})  # exact cells, loaded on zoom
-            elif factor > 1 and config.top_cells:
-                flat = matrix.ravel()
-                top = np.argpartition(flat, -min(config.top_cells, flat.size))[-config.top_cells :]
-                payload["ti"], payload["tv"] = encode_i32(top), encode_u16(flat[top])
-            emit(stem, payload)
+            ranges.append(data["ranges"])
+            thumbs.append(data["thumb"])
+            if "x" in data:
+                emit(f"{stem}_x", {"x": data.pop("x")})  # exact cells, loaded on zoom
+            emit(stem, {key: v for key, v in data.items() if key not in ("ranges", "thumb")})
     ranges = np.array(ranges).reshape(layers, heads + 1, 4)
     layer_ids, head_labels = stored_labels(record, section, layers, heads)
     thumb = np.stack(thumbs)  # (layers * (heads + 1), tq, tk)

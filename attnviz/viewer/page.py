@@ -83,7 +83,7 @@ def build_page(record: dict, config: ViewerConfig, data_dir: str | None, emit) -
         ("TITLE", index["title"].replace("&", "&amp;").replace("<", "&lt;")),
         ("CSS", _template("viewer.css")),
         ("INDEX", _safe_json(index)),
-        ("JS", _template("viewer.js")),
+        ("JS", f'"use strict";\n(() => {{\n{_template("data.js")}{_template("viewer.js")}}})();'),
     ):
         html = html.replace(f"{{{{{key}}}}}", value)
     return html
