@@ -16,6 +16,7 @@ N = 4096 open <= 5 MB and <= 3 s. It ends with
   RESULT open_mb=<> total_mb=<> open_s=<> switch_ms=<> hover_ms=<>
 
     nice python benchmarks/viewer.py            # needs chromium + chromium-driver, selenium
+    nice python benchmarks/viewer.py --cache /tmp/records   # reuse the records next time
 """
 
 from __future__ import annotations
@@ -30,9 +31,15 @@ WORDS = " the cat sat on a mat and looked at every bird in the tree while it rai
 MB = 1e6
 
 
-def smollm2_record(n: int, layers: list[int] | None) -> dict:
-    """A real SmolLM2 record of exactly `n` tokens (`layers`: the stored layers, or all)."""
+def smollm2_record(n: int, layers: list[int] | None, cache: Path | None) -> dict:
+    """A real SmolLM2 record of exactly `n` tokens (`layers`: the stored layers, or all),
+    kept in (and read back memory-mapped from) the folder `cache` if given."""
     import attnviz
+    from attnviz.record import load_record, save_record
+
+    path = cache / f"smollm2-{n}-{'_'.join(map(str, layers or ['all']))}.pt" if cache else None
+    if path is not None and path.exists():
+        return load_record(path, mmap=True)
     from attnviz.config import ModelConfig
     from attnviz.demo_models import prepare_demo_model
     from attnviz.models import load_model
@@ -42,7 +49,10 @@ def smollm2_record(n: int, layers: list[int] | None) -> dict:
     single = [w for w in WORDS if len(tokenizer(" " + w)["input_ids"]) == 1]
     text = "The" + "".join(" " + single[i % len(single)] for i in range(n - 1))
     assert len(tokenizer(text)["input_ids"]) == n
-    return attnviz.extract_attention(model, tokenizer, text, model_id="smollm2", layers=layers)
+    record = attnviz.extract_attention(model, tokenizer, text, model_id="smollm2", layers=layers)
+    if path is not None:
+        save_record(record, path)
+    return record
 
 
 def folder_mb(page: Path) -> float:
@@ -66,12 +76,10 @@ def switch_and_hover(driver, heads: int, layers: int) -> tuple[list[float], list
 
     from attnviz.viewer.browser import hover
 
-    thumbs = driver.find_element("id", "thumbs")
     switches, hovers = [], []
     for layer, head in [(1, 3), (7, 8), (14, 0), (22, 5), (layers - 1, heads)][: min(layers, 5)]:
-        driver.execute_script("arguments[0].scrollIntoView()", thumbs)
-        box = driver.execute_script("return arguments[0].getBoundingClientRect()", thumbs)
-        hover(driver, box["x"] + 30 + head * 43 + 20, box["y"] + 16 + layer * 43 + 20)
+        point = driver.execute_script(f"return attnviz.thumbCenter({layer}, {head})")
+        hover(driver, point["x"], point["y"])
         ActionChains(driver).click().perform()
         end = time.monotonic() + 10
         while (s := driver.execute_script("return attnviz.state()"))["head"] != head or s[
@@ -92,12 +100,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--long-n", type=int, default=4096)
     parser.add_argument("--long-layers", type=int, nargs="+", default=[0, 15, 29])
+    parser.add_argument("--cache", type=Path, help="keep the records here for the next run")
     args = parser.parse_args()
     import attnviz
     from attnviz.viewer.browser import console_errors, headless_chromium, open_page
 
     work = Path(tempfile.mkdtemp(prefix="attnviz-viewer-bench-"))
-    record = smollm2_record(512, None)
+    record = smollm2_record(512, None, args.cache)
     layers, heads = record["attention"]["self"].shape[:2]
     t = time.perf_counter()
     page = attnviz.save_viewer(record, work / "n512.html")
@@ -105,7 +114,7 @@ def main() -> int:
     inline = work / "n512-inline.html"
     inline.write_text(attnviz.show(record).page)
     del record
-    long_record = smollm2_record(args.long_n, args.long_layers)
+    long_record = smollm2_record(args.long_n, args.long_layers, args.cache)
     t = time.perf_counter()
     long_page = attnviz.save_viewer(long_record, work / f"n{args.long_n}.html")
     long_build_s = time.perf_counter() - t

@@ -89,11 +89,8 @@ def test_encoder_page_hover_zoom_and_token_view(records, browser, tmp_path):
     open_page(browser, page)
     browser.save_screenshot(str(tmp_path / "encoder-model-view.png"))
     # pick layer 3, head 5 by clicking its thumbnail in the model view
-    thumbs = browser.find_element("id", "thumbs")
-    browser.execute_script("arguments[0].scrollIntoView()", thumbs)
-    origin = browser.execute_script("return arguments[0].getBoundingClientRect()", thumbs)
-    x, y = origin["x"] + 30 + 5 * 43 + 20, origin["y"] + 16 + 3 * 43 + 20
-    hover(browser, x, y)
+    point = browser.execute_script("return attnviz.thumbCenter(3, 5)")
+    hover(browser, point["x"], point["y"])
     from selenium.webdriver.common.action_chains import ActionChains
 
     ActionChains(browser).click().perform()

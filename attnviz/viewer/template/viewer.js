@@ -1,7 +1,8 @@
 // attnviz viewer: plain canvas, no library, no network. Each head's data is a script in the
 // page's data folder (file:// forbids fetch), loaded when the head is first shown.
   // ---- model view: every layer x head (+ mean) as a thumbnail ----
-  const TS = 40, GAP = 3, TL = 30, TT = 16;
+  const GAP = 3, TL = 30, TT = 16;
+  let TS = 40; // thumbnail side: smaller when a layer has many heads
   let thumbs = null; // decoded thumbnails of the section, (layers, heads + 1, tq, tk)
   async function drawThumbs() {
     const s = sec(), f = s.thumb_factor, [tq, tk] = s.thumb_shape, H = s.heads.length;
@@ -17,6 +18,7 @@
     }
     actx.putImageData(im, 0, 0);
     const c = $("thumbs"), o = S.ignoreFirst ? 1 : 0;
+    TS = Math.max(14, Math.min(40, Math.floor((400 - TL) / H) - GAP));
     c.width = TL + H * (TS + GAP); c.height = TT + s.layers.length * (TS + GAP);
     const ctx = c.getContext("2d");
     ctx.imageSmoothingEnabled = false;
@@ -32,6 +34,8 @@
     }
     ctx.strokeStyle = "#d62728"; ctx.lineWidth = 2;
     ctx.strokeRect(TL + S.head * (TS + GAP) - 1, TT + S.layer * (TS + GAP) - 1, TS + 2, TS + 2);
+    const box = c.parentElement, top = TT + S.layer * (TS + GAP); // keep the selection in view
+    if (top < box.scrollTop || top + TS > box.scrollTop + box.clientHeight) box.scrollTop = top - TT;
   }
   $("thumbs").addEventListener("click", (ev) => {
     const r = ev.target.getBoundingClientRect();
@@ -209,7 +213,7 @@
     const t0 = since ?? performance.now(), sectionChanged = s !== S.s;
     Object.assign(S, { s, layer, head });
     if (sectionChanged) { S.preset = -1; S.selected = null; fillSelects(); tokenPanels(); home(); }
-    $("layer").value = layer; $("head").value = head;
+    $("section").value = s; $("layer").value = layer; $("head").value = head;
     cur = await loadHead(sec(), layer, head);
     paintHead();
     const sx = sec();
@@ -300,6 +304,13 @@
   api.cellCenter = (r, c) => {
     const rect = canvas.getBoundingClientRect();
     return { x: rect.left + ML + (c + 0.5 - V.c0) * V.z, y: rect.top + MT + (r + 0.5 - V.r0) * V.z };
+  };
+  api.thumbCenter = (layer, head) => { // scrolled into view first, as a user would
+    const box = $("thumbs").parentElement;
+    box.scrollTop = TT + layer * (TS + GAP) - box.clientHeight / 2;
+    box.scrollLeft = TL + head * (TS + GAP) - box.clientWidth / 2;
+    const rect = $("thumbs").getBoundingClientRect();
+    return { x: rect.left + TL + head * (TS + GAP) + TS / 2, y: rect.top + TT + layer * (TS + GAP) + TS / 2 };
   };
   api.zoomTo = (rows, cols) => { fit(rows, cols); drawMap(); };
   api.select = (s, layer, head) => select(s, layer, head);
