@@ -15,7 +15,7 @@ import attnviz
 from attnviz.errors import AttnvizError
 from attnviz.index import build_index
 from attnviz.viewer.browser import console_errors, headless_chromium, hover, open_page
-from attnviz.viewer.data import pool_factor
+from attnviz.viewer.data import pool_factor, pool_max, presets
 
 TIP = re.compile(r"query #(\d+) .*\nkey +#(\d+) .*\nweight (\d\.\d{3})")
 
@@ -279,3 +279,29 @@ def test_index_links_each_prompt_to_its_viewer(tmp_path):
         "<a href='m/s/viewer/p.html'>interactive viewer</a>"
         in (tmp_path / "index.html").read_text()
     )
+
+
+def test_pooling_keeps_peaks_and_the_first_token_alone():
+    matrix = np.zeros((10, 10), np.float32)
+    matrix[:, 0] = 0.5  # a sink column
+    matrix[7, 4] = 0.9  # one strong cell
+    pooled = pool_max(matrix, 3)  # blocks: token 0, then 1-3, 4-6, 7-9
+    assert pooled.shape == (4, 4)
+    assert pooled[3, 2] == pytest.approx(0.9)  # the peak keeps its value
+    assert (pooled[:, 0] == 0.5).all() and (pooled[:, 1:] <= 0.9).all()
+    assert pooled[1:, 1:].sum() == pytest.approx(0.9)
+
+
+def test_question_context_pair_offers_its_four_parts(demo_model):
+    model, tokenizer = demo_model("minilm")
+    record = attnviz.extract_attention(
+        model, tokenizer, question="Who sat?", context="The cat sat.", model_id="minilm"
+    )
+    end = record["segments"]["question_end"]
+    parts = {p["name"]: (p["rows"], p["cols"]) for p in presets(record, "encoder", "self")}
+    assert parts == {
+        "question -> question": ([0, end], [0, end]),
+        "context -> context": ([end, None], [end, None]),
+        "question -> context": ([0, end], [end, None]),
+        "context -> question": ([end, None], [0, end]),
+    }

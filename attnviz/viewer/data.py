@@ -18,6 +18,12 @@ from attnviz.viewer.options import ViewerConfig
 from attnviz.views import VIEWS, part_slice, stored_labels
 
 Emit = Callable[[str, dict], None]  # (file stem, payload) of one head's data
+QC_PARTS = (
+    ("question", "question"),
+    ("context", "context"),
+    ("question", "context"),
+    ("context", "question"),
+)
 
 
 def encode_u16(values: np.ndarray) -> str:
@@ -86,9 +92,8 @@ def presets(record: dict, architecture: str, section: str) -> list[dict]:
     end = segments.get("question_end")
     if end is not None and section == "self":
         parts = {"question": [0, end], "context": [end, None]}
-        for rows, cols in (("question",) * 2, ("context",) * 2, *[("question", "context")]):
+        for rows, cols in QC_PARTS:  # as the question_context figure's panels
             out.append({"name": f"{rows} -> {cols}", "rows": parts[rows], "cols": parts[cols]})
-        out.append({"name": "context -> question", "rows": parts["context"], "cols": [0, end]})
     return out
 
 
