@@ -54,6 +54,18 @@
     const t0 = 1 + (b - 1) * f;
     return [t0, Math.min(n, t0 + f)];
   }
+  // Unless the first token is ignored, it joins the first block on screen (as in the figures'
+  // pooling: a sink column one token wide would vanish at overview zoom).
+  function mergeFirst(m, s, f) {
+    const rows = pooledSize(s.q, f), cols = pooledSize(s.k, f), out = m.slice();
+    if (rows > 1) for (let j = 0; j < cols; j++) out[cols + j] = out[j] = Math.max(out[j], out[cols + j]);
+    if (cols > 1) for (let i = 0; i < rows; i++) out[i * cols + 1] = out[i * cols] = Math.max(out[i * cols], out[i * cols + 1]);
+    return out;
+  }
+  const shownBlock = (t, f, n) => { // tokens of the pooled cell shown at token t
+    const span = spanOf(blockOf(t, f), f, n);
+    return S.ignoreFirst || span[0] > 1 ? span : [0, Math.min(n, 1 + f)];
+  };
   const segments = (n, f) =>
     f === 1 ? [[0, n, 0, n]] : [[0, 1, 0, 1], [1, pooledSize(n, f), 1, 1 + (pooledSize(n, f) - 1) * f]];
 

@@ -135,7 +135,8 @@
     if (cur.x || s.factor === 1) return [(cur.x || cur.m)[r * s.k + c], true];
     const hit = cur.top && cur.top.get(r * s.k + c);
     if (hit !== undefined) return [hit, true];
-    return [cur.m[blockOf(r, s.factor) * pooledSize(s.k, s.factor) + blockOf(c, s.factor)], false];
+    const m = S.ignoreFirst ? cur.m : cur.merged;
+    return [m[blockOf(r, s.factor) * pooledSize(s.k, s.factor) + blockOf(c, s.factor)], false];
   };
   function tooltip(ev) {
     const rect = canvas.getBoundingClientRect(), cell = cur && cellAt(ev.clientX - rect.left, ev.clientY - rect.top);
@@ -148,7 +149,7 @@
     if (s.causal && c > r + s.k - s.q) text = `query ${name(rows, r)}\nkey   ${name(cols, c)}\nmasked (causal)`;
     else if (exact) text = `query ${name(rows, r)}\nkey   ${name(cols, c)}\nweight ${(m / 1000).toFixed(3)}`;
     else {
-      const [a, b] = spanOf(blockOf(r, s.factor), s.factor, s.q), [d, e] = spanOf(blockOf(c, s.factor), s.factor, s.k);
+      const [a, b] = shownBlock(r, s.factor, s.q), [d, e] = shownBlock(c, s.factor, s.k);
       const span = (tokens, x, y) => (y - x === 1 ? name(tokens, x) : `#${x}-#${y - 1} '${show(tokens.text[x])}' … '${show(tokens.text[y - 1])}'`);
       text = `queries ${span(rows, a, b)}\nkeys    ${span(cols, d, e)}\nmax weight ${(m / 1000).toFixed(3)} (pooled cell of ${b - a} x ${e - d} tokens; zoom in for exact cells)`;
     }
@@ -187,6 +188,7 @@
     const key = `${s.name}_${layer}_${head}`;
     if (!cache.has(key)) {
       const p = await load(key), entry = { key, m: await u16(p.m) };
+      entry.merged = s.factor > 1 ? mergeFirst(entry.m, s, s.factor) : entry.m;
       if (p.ti) {
         const at = await i32(p.ti), v = await u16(p.tv);
         entry.top = new Map(Array.from(at, (cell, i) => [cell, v[i]]));
@@ -206,7 +208,7 @@
   }
   function paintHead() {
     const s = sec(), colours = table(...range(s, S.layer, S.head));
-    cur.img = image(cur.m, s, s.factor, colours);
+    cur.img = image(S.ignoreFirst ? cur.m : cur.merged, s, s.factor, colours);
     cur.ximg = cur.x ? image(cur.x, s, 1, colours) : null;
   }
   async function select(s, layer, head, since) {
@@ -219,7 +221,7 @@
     const sx = sec();
     $("map-title").textContent = `${sx.title}: layer ${sx.layers[layer]}, ${sx.heads[head] === "mean" ? "head mean" : `head ${sx.heads[head]}`}`;
     $("map-note").textContent = sx.factor > 1
-      ? `${sx.q} x ${sx.k} tokens, max-pooled to cells of ${sx.factor} x ${sx.factor} tokens (the first token alone); ${sx.exact === "zoom" ? "zoom in for exact cells" : "zoom in to see the exact top cells"}.`
+      ? `${sx.q} x ${sx.k} tokens, max-pooled to cells of ${sx.factor} x ${sx.factor} tokens; ${sx.exact === "zoom" ? "zoom in for exact cells" : "zoom in to see the exact top cells"}.`
       : `${sx.q} x ${sx.k} tokens, exact.`;
     drawMap(); await drawThumbs(); tokenShades();
     api.timing.switch = performance.now() - t0;
