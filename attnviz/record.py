@@ -77,15 +77,16 @@ def _fix(path) -> str:
     return f"extract it again: add --forcerun '{path}' to the snakemake command"
 
 
-def load_record(path: str | os.PathLike, expected: dict | None = None) -> dict:
+def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: bool = False) -> dict:
     """Load a record safely (`weights_only=True`) and check it: its keys, schema version, the
     checksum of each entry and attention values in [0, 1]; with `expected` ({model, prompt,
     settings}), that it was made for that model, prompt and extraction settings. Any way a file
-    can be bad is one AttnvizError naming it."""
+    can be bad is one AttnvizError naming it. `mmap` maps the tensors instead of reading them:
+    a slice reads only its own bytes, and the attention tensors (read lazily) are not hashed."""
     try:
         with warnings.catch_warnings():  # a damaged file warns of odd pickle protocols
             warnings.simplefilter("ignore")
-            record = torch.load(path, map_location="cpu", weights_only=True)
+            record = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise AttnvizError(f"record {path} does not exist; run the extraction first") from None
     except Exception as exc:  # truncated, damaged, a pickle of code: torch.load raises anything
@@ -96,7 +97,7 @@ def load_record(path: str | os.PathLike, expected: dict | None = None) -> dict:
     if isinstance(record, dict) and set(record) == {"attention_scores", "tokens_list"}:
         return from_attention_viewer(record, os.path.basename(path).removesuffix(".pt"))
     try:
-        check_record(record, path)
+        check_record(record, path, lazy=mmap)
         if expected is not None:
             check_expected(record, path, expected)
     except AttnvizError:
@@ -108,8 +109,9 @@ def load_record(path: str | os.PathLike, expected: dict | None = None) -> dict:
     return record
 
 
-def check_record(record, path) -> None:
-    """Keys, schema version, checksums of the entries present, attention values in [0, 1]."""
+def check_record(record, path, lazy: bool = False) -> None:
+    """Keys, schema version, checksums of the entries present, attention values in [0, 1]
+    (`lazy`: not for the attention tensors, mapped and read only where sliced)."""
     missing = [k for k in _REQUIRED if not isinstance(record, dict) or k not in record]
     if missing:
         raise AttnvizError(
@@ -124,11 +126,13 @@ def check_record(record, path) -> None:
         )
     checksums = record["meta"].get("checksums")
     for name, value in record_entries(record).items():
+        if lazy and name.startswith("attention."):
+            continue
         if checksums.get(name) != entry_digest(value):
             raise AttnvizError(
                 f"record {path} is damaged: its {name} does not match its checksum; {_fix(path)}"
             )
-    for section, tensor in record["attention"].items():
+    for section, tensor in {} if lazy else record["attention"].items():
         if not torch.is_floating_point(tensor) or tensor.numel() == 0:
             raise AttnvizError(f"record {path}: attention.{section} is empty; {_fix(path)}")
         low, high = (float(v) for v in torch.aminmax(tensor.detach()))  # nan if any is nan
