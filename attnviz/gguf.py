@@ -52,6 +52,7 @@ def gguf_folder(folder: str | os.PathLike, gguf_file: str) -> Path:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another job converting it: wait, then reuse
         if not (out / "config.json").is_file():
             tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+            tmp.chmod(0o755)  # a folder like any other, not mkdtemp's private one
             try:
                 convert_gguf(path, tmp)
                 os.replace(tmp, out)
