@@ -104,7 +104,10 @@ NO_ROLLOUT = "mode=[self_attention,full_sequence,encoder_self_attention,cross_at
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["model=[nope]"], "unknown model 'nope'; choose one of gpt2, minilm, smollm2, t5_tiny"),
+        (
+            ["model=[nope]"],
+            "unknown model 'nope'; choose one of gemma3_270m, gpt2, minilm, smollm2, t5_tiny",
+        ),
         (["+model.minilm.colour=red"], "unknown key 'model.minilm.colour'"),
         (["+plot.colour=red"], "unknown key 'plot.colour'"),
         (["plot.num_figs_per_row=many"], "wrong value for 'plot.num_figs_per_row'"),
@@ -118,6 +121,10 @@ NO_ROLLOUT = "mode=[self_attention,full_sequence,encoder_self_attention,cross_at
             "exactly one of hub_id, path or demo",
         ),
         (["+model.x.hub_id=gpt2", "+model.x.architecture=rnn"], "architecture is 'rnn'"),
+        (
+            ["+model.x.path=/tmp", "+model.x.gguf_file=no.gguf", "+model.x.architecture=decoder"],
+            "model 'x': gguf_file 'no.gguf' is not a file in path '/tmp'; give the GGUF file's",
+        ),
         (["model.minilm.device=tpu"], "device is 'tpu'"),
         (["model.minilm.mem_gb=0"], "model.minilm.mem_gb is 0.0; give a positive number"),
         (["experiment=nope"], "unknown experiment 'nope'"),
@@ -129,7 +136,7 @@ NO_ROLLOUT = "mode=[self_attention,full_sequence,encoder_self_attention,cross_at
         (["extract.layers=[-1]"], "mode rollout multiplies every layer but extract.layers keeps"),
         (
             ["+comparison.x.models=[minilm,smollm3]"],
-            "comparison 'x': unknown model 'smollm3'; choose from gpt2, minilm, smollm2,",
+            "comparison 'x': unknown model 'smollm3'; choose from gemma3_270m, gpt2, minilm,",
         ),
         (["plot.heads=top_k_by_diagonal"], "view cross_attention of model 't5_tiny' has no diag"),
         (["plot.heads=bottom_k_by_generated_to_source"], "view self_attention of model 'minilm'"),
