@@ -21,7 +21,13 @@ import transformers
 
 import attnviz
 from attnviz.capture import AttentionCapture, Selection
-from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
+from attnviz.config import (
+    ExtractConfig,
+    ModelConfig,
+    PromptConfig,
+    check_extract,
+    check_prompt_fits,
+)
 from attnviz.errors import AttnvizError
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
@@ -165,6 +171,7 @@ def extract_records(
     meta: dict,
 ) -> list[dict]:
     """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
+    check_extract(settings, "extract")
     device = next(model.parameters()).device
     items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
     ids, mask = _pad([item.ids for item in items], device)  # (batch, n)

@@ -22,12 +22,15 @@ when the forward pass ends:
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from attnviz.head_stats import add_block, finish_sums, row_sums, stream_inputs
+
+warnings.filterwarnings("ignore", message="index_reduce", category=UserWarning)
 
 
 @dataclass(frozen=True)
