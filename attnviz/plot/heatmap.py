@@ -140,6 +140,8 @@ def heatmap(
         ax.set_xlim(-0.5, k - 0.5)
         ax.set_ylim(q - 0.5, -0.5)
         row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
+    for spine in ax.spines.values():  # the frame outside the image: edge cells stay visible
+        spine.set_position(("outward", 1.5))
     marked_rows = {r for r, _ in highlight}
     marked_cols = {c for _, c in highlight}
     for axis, labels, edges, special, marked in (
@@ -165,8 +167,6 @@ def heatmap(
             if index in marked:
                 tick.label1.set_color("red")
                 tick.label1.set_fontweight("bold")
-    for spine in ax.spines.values():  # the frame outside the image: edge cells stay visible
-        spine.set_position(("outward", 1.5))
     ax.tick_params(axis="x", labelrotation=90, length=2, pad=1)
     ax.tick_params(axis="y", length=2, pad=1)
     if title:
