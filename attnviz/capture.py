@@ -265,6 +265,9 @@ class AttentionCapture:
                     f"no attention weights came from {', '.join(missing[:3]) or 'the model'}; "
                     "it does not compute them (load it with attn_implementation='eager')"
                 )
+            for b, spec in enumerate(self.long):  # long elements: their reduced sections
+                if spec is not None:
+                    self.attention[b] = self.reduced(b, self.selection.dtype)
         return False
 
     def _hook(self, site: Site):

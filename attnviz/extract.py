@@ -20,18 +20,13 @@ import torch
 import transformers
 
 import attnviz
+from attnviz import config as configs
 from attnviz.capture import AttentionCapture, Selection
-from attnviz.config import (
-    ExtractConfig,
-    ModelConfig,
-    PromptConfig,
-    check_extract,
-    check_prompt_fits,
-)
+from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
-from attnviz.reduce import LongSpec
+from attnviz.reduce import long_spec
 
 _STORAGE = {"float16": torch.float16, "float32": torch.float32}
 _SPACE_MARKERS = ("Ġ", "▁")  # byte-level BPE and SentencePiece word starts
@@ -171,7 +166,7 @@ def extract_records(
     meta: dict,
 ) -> list[dict]:
     """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
-    check_extract(settings, "extract")
+    configs.check_extract(settings, "extract")
     device = next(model.parameters()).device
     items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
     ids, mask = _pad([item.ids for item in items], device)  # (batch, n)
@@ -184,10 +179,11 @@ def extract_records(
     if getattr(model.config, "use_cache", None) is not None:
         inputs["use_cache"] = False  # no KV cache to keep
     positions = [_positions(settings, item) for item in items]
-    dtype = _STORAGE[settings.storage_dtype]
-    selection = Selection(settings.layers, settings.heads, settings.head_mean, dtype)
+    selection = Selection(
+        settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
+    )
     long = [
-        _long_spec(settings, item, kept, architecture)
+        long_spec(settings, kept, architecture, item.segments, item.special, item.target_special)
         for item, kept in zip(items, positions, strict=True)
     ]
     capture = AttentionCapture(model, architecture, selection, positions, long)
@@ -196,13 +192,10 @@ def extract_records(
         outputs = model.base_model(**inputs, output_attentions=True)
         capture.take_outputs(outputs)
     model_meta = _model_meta(model, tokenizer, architecture, device)
-    records = []
-    for b, (item, kept) in enumerate(zip(items, positions, strict=True)):
-        attention = capture.attention[b] if long[b] is None else capture.reduced(b, dtype)
-        records.append(
-            _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
-        )
-    return records
+    return [
+        _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
+        for item, attention, kept in zip(items, capture.attention, positions, strict=True)
+    ]
 
 
 def extract_record(model, tokenizer, prompt, architecture, settings, meta) -> dict:
@@ -229,14 +222,10 @@ def _record(item: _Prepared, tokenizer, attention, kept, capture, meta, settings
     record.update(item.texts)
     record["segments"] = _kept_segments(item.segments, keep)
     record["layers"], record["heads"] = capture.layers, capture.heads
-    if all(isinstance(value, dict) for value in attention.values()):  # a long prompt, reduced
-        record["attention"], record["reduced"] = {}, attention
-        record["attention_scores"] = []
-    else:
-        record["attention"] = attention
-        record["attention_scores"] = [
-            layer.unsqueeze(0) for layer in attention[main]
-        ]  # (1, h, q, k)
+    if any(isinstance(value, dict) for value in attention.values()):  # long: attnviz.reduce
+        record["reduced"], attention = attention, {}
+    record["attention"] = attention
+    record["attention_scores"] = [x.unsqueeze(0) for x in attention.get(main, ())]  # (1, h, q, k)
     record["tokens_list"] = record["tokens"]
     prompt = asdict(item.prompt)
     record["meta"] = {
@@ -281,37 +270,6 @@ def _positions(settings: ExtractConfig, item: _Prepared) -> dict:
         return {"self": (source, source)}
     target = kept(item.target_special)
     return {"encoder": (source, source), "decoder": (target, target), "cross": (target, source)}
-
-
-def _long_spec(settings: ExtractConfig, item: _Prepared, kept: dict, architecture: str):
-    """How to reduce a prompt with more kept tokens than `full_max_tokens`; None: keep all."""
-    if max(len(rows) for rows, _ in kept.values()) <= settings.full_max_tokens:
-        return None
-    main = "self" if item.target is None else "encoder"
-    segments = _kept_segments(item.segments, kept[main][0])
-    source_cuts = (1, *segments.values())  # token 0 (the usual sink) is a segment of its own
-    target_cuts = (1,)
-    cuts = {main: (source_cuts, source_cuts)}
-    if item.target is not None:
-        cuts.update(decoder=(target_cuts, target_cuts), cross=(target_cuts, source_cuts))
-    specials = {"self": item.special, "encoder": item.special, "decoder": item.target_special}
-    special = {s: specials[s][kept[s][1]] for s in kept if s != "cross"}
-    special["cross"] = item.special[kept.get("cross", kept[main])[1]]
-    return LongSpec(
-        map_size=settings.map_size,
-        top_cells=settings.top_cells,
-        full_layers=settings.full_layers,
-        full_heads=settings.full_heads,
-        causal={
-            "self": architecture == "decoder",
-            "encoder": False,
-            "decoder": True,
-            "cross": False,
-        },
-        special=special,
-        cuts=cuts,
-        source_end=segments.get("source_end"),
-    )
 
 
 def _kept_segments(segments: dict, keep: torch.Tensor) -> dict:

@@ -105,6 +105,34 @@ class LongSpec:
     sections: dict = field(default_factory=dict)  # section -> SectionReducer
 
 
+def long_spec(settings, kept: dict, architecture: str, segments: dict, special, target_special):
+    """How to reduce a prompt with more kept tokens than `settings.full_max_tokens` (None: keep
+    every weight). `kept`: section -> (rows, columns) kept; `segments`: boundaries in tokens
+    (question_end, source_end); `special`, `target_special`: (n,) bool of each side."""
+    if max(len(rows) for rows, _ in kept.values()) <= settings.full_max_tokens:
+        return None
+    main = "self" if "self" in kept else "encoder"
+    ends = {name: int((kept[main][0] < end).sum()) for name, end in segments.items()}
+    source = (1, *ends.values())  # token 0 (the usual sink) is a segment of its own
+    cuts = {main: (source, source), "decoder": ((1,), (1,)), "cross": ((1,), source)}
+    sides = {"self": special, "encoder": special, "decoder": target_special, "cross": special}
+    return LongSpec(
+        map_size=settings.map_size,
+        top_cells=settings.top_cells,
+        full_layers=settings.full_layers,
+        full_heads=settings.full_heads,
+        causal={
+            "self": architecture == "decoder",
+            "encoder": False,
+            "decoder": True,
+            "cross": False,
+        },
+        special={section: sides[section][cols] for section, (_, cols) in kept.items()},
+        cuts=cuts,
+        source_end=ends.get("source_end"),
+    )
+
+
 class SectionReducer:
     """The accumulators of one section of one prompt: `add` a chunk of rows, then `result`."""
 

@@ -175,9 +175,10 @@ def main() -> None:
     if args.child:
         kind, *rest = args.child
         functions = {"extract": extract_case, "figure": figure_case, "exact": exactness}
-        rest = [int(rest[0]), *rest[1:]] if kind in ("extract", "exact") and rest else rest
-        if kind == "extract":
-            rest = [rest[1], rest[0], *rest[2:]]  # case, n, out
+        if kind == "extract":  # case, n, out
+            rest = [rest[0], int(rest[1]), rest[2]]
+        elif kind == "exact":
+            rest = [int(rest[0])]
         print("CASE " + json.dumps(functions[kind](*rest)))
         return
     print("SmolLM2-135M on the CPU; seconds / peak MiB above the loaded model")
