@@ -26,10 +26,12 @@ def too_long(record: dict, what: str, section: str = "self") -> AttnvizError:
 
 
 def span_labels(tokens: list[str], edges: torch.Tensor) -> list[str]:
-    """A label per block: its token, or its first token with its position and an ellipsis."""
+    """A label per block: its token, or its first token with its position and an ellipsis
+    (tokens cut to 12 characters)."""
     edges = edges.tolist()
+    short = [t if len(t) <= 12 else t[:11] + "…" for t in tokens]
     return [
-        tokens[a] if b - a == 1 else f"{a}: {tokens[a]}…"
+        short[a] if b - a == 1 else f"{a}: {short[a]}…"
         for a, b in zip(edges[:-1], edges[1:], strict=True)
     ]
 
@@ -67,7 +69,7 @@ def long_view_data(record: dict, view: str, ignore_first_token: bool, word_level
         from attnviz.rollout import block_rollout
 
         attention = block_rollout(record, spec.section)[:, None]  # (layers, 1, mq, mk)
-        mean = None
+        mean = attention[:, 0]
     else:
         attention = torch.stack([m[:, :blocks_r, :blocks_c].float() for m in part["maps"]])
         mean = torch.stack([m[:blocks_r, :blocks_c].float() for m in part["mean_maps"]])
@@ -88,7 +90,7 @@ def long_view_data(record: dict, view: str, ignore_first_token: bool, word_level
         span_special(record.get(f"{prefix[spec.cols]}special_tokens_mask"), cols_edges),
         _block_of(rows_edges, question_end) if question_end is not None else None,
     )
-    data.head_mean = None if mean is None else mean.numpy()  # (layers, mq, mk)
+    data.head_mean = mean.numpy()  # (layers, mq, mk)
     if not spec.rollout:
         data.top = _top_cells(part, rows_edges, cols_edges, record[spec.rows], record[spec.cols])
     return data

@@ -117,7 +117,8 @@ def figure_case(layout: str, record: str, out: str) -> dict:
 
     base = _reset_peak()
     start = time.perf_counter()
-    render_figure(record, "full_sequence", layout, PlotConfig(), out)
+    style = PlotConfig(heads="bottom_k_by_entropy")  # the heads page: the default sweep's
+    render_figure(record, "full_sequence", layout, style, out)
     return {"seconds": time.perf_counter() - start, "peak_mib": _peak_mib(base)}
 
 

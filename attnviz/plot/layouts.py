@@ -38,6 +38,7 @@ class Panel:
     col_special: list[bool] | None
     causal: bool
     top: list | None = None  # a long record's exact top cells: (row, col, score, label)
+    wide_first: bool = False  # draw column 0 (a long record's first token) wider
 
 
 def panels_of(data: ViewData, matrices: list[tuple]) -> list[Panel]:
@@ -56,6 +57,7 @@ def panels_of(data: ViewData, matrices: list[tuple]) -> list[Panel]:
                 data.col_special,
                 data.causal,
                 top,
+                data.head_mean is not None,
             )
         )
     return panels
@@ -158,6 +160,8 @@ def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) ->
     masked = causal_mask(q, k) if panel.causal else None
     drawn = {"cells": [], "boxes": []}
     options = heatmap_options(panel, style, vmin, vmax)
+    if panel.wide_first:  # the first token, a sink at every length: 2 % of the width at least
+        options.update(col_edges=_enlarged_edges(k, {0}, max(1.0, 0.02 * k)))
     if variant == "top_cells":
         if panel.top is not None:  # a long record: its exact cells, in the blocks drawn
             cells = list(dict.fromkeys((r, c) for r, c, _, _ in panel.top[: style.top_n]))
@@ -167,7 +171,9 @@ def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) ->
         options.update(
             highlight=cells,
             row_edges=_enlarged_edges(q, {r for r, _ in cells}, style.enlarged_size),
-            col_edges=_enlarged_edges(k, {c for _, c in cells}, style.enlarged_size),
+            col_edges=_enlarged_edges(
+                k, {c for _, c in cells} | ({0} if panel.wide_first else set()), style.enlarged_size
+            ),
         )
     drawn["image"] = image = heatmap(
         panel.matrix, panel.row_tokens, panel.col_tokens, ax, **options
