@@ -235,3 +235,19 @@ def test_extraction_memory_follows_the_prompt_length(model_dir):
     assert mem(4000, full_max_tokens=8192) > full  # 9.5 GB were needed where 2.3 were asked
     assert mem(4000) < full / 2  # reduced while captured
     assert mem(8000) < 4096
+
+
+def test_long_maps_are_readable():
+    """A 2,000-token map whose first column holds half of every row: the colour scale follows
+    the rest of the data, the first column is not hidden under the frame, peaks survive."""
+    from attnviz.plot import heatmap
+
+    n = 2000
+    rows = np.arange(1, n + 1, dtype=np.float32)[:, None]
+    matrix = np.tril(np.full((n, n), 0.5, dtype=np.float32)) / rows  # (n, n) causal
+    matrix[:, 0] += 0.5
+    matrix[1500, 700] = 0.9  # one strong cell
+    image = heatmap(matrix, causal=True)
+    assert image.norm.vmax < 0.5  # not the sink's value: the other cells use the scale
+    assert np.isclose(image.get_array().filled(0), 0.9).sum() == 1  # the peak survives pooling
+    assert all(spine.get_position() == ("outward", 1.5) for spine in image.axes.spines.values())

@@ -51,7 +51,7 @@ def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray,
 
 
 ROBUST_CELLS = 10_000  # maps with at least this many visible cells get a robust upper limit
-ROBUST_PERCENTILE = 99.5
+ROBUST_PERCENTILE = 99.0
 PIXELS_PER_INCH = 120  # pooled image cells per inch of panel: each cell stays visible on screen
 
 
