@@ -7,6 +7,7 @@ block's first token with its position (`812: the…`), bold if the block holds a
 
 from __future__ import annotations
 
+import numpy as np
 import torch
 
 from attnviz.errors import AttnvizError
@@ -45,6 +46,26 @@ def span_special(special, edges: torch.Tensor) -> list[bool] | None:
     return [bool(flags[a:b].any()) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
+class PooledMaps:
+    """The (layers, heads, mq, mk) maps of a long record as a read-only array that converts
+    only what is indexed (one layer's heads: [i], one head: [i, j]), so a layer-average or
+    a page of chosen heads reads just those maps from the memory-mapped record."""
+
+    ndim = 4
+
+    def __init__(self, maps: list[torch.Tensor], rows: int, cols: int):
+        self.maps, self.rows, self.cols = maps, rows, cols
+        self.shape = (len(maps), maps[0].shape[0], rows, cols)
+
+    def __getitem__(self, index):
+        layer, *rest = index if isinstance(index, tuple) else (index,)
+        heads = self.maps[layer][:, : self.rows, : self.cols]  # (heads, mq, mk)
+        return heads[tuple(rest)].float().numpy() if rest else heads.float().numpy()
+
+    def __array__(self, dtype=None, copy=None):
+        return np.stack([self[i] for i in range(self.shape[0])]).astype(dtype or np.float32)
+
+
 def _block_of(edges: torch.Tensor, token: int) -> int:
     return int(torch.searchsorted(edges, torch.tensor([token]), right=True)[0]) - 1
 
@@ -71,7 +92,7 @@ def long_view_data(record: dict, view: str, ignore_first_token: bool, word_level
         attention = block_rollout(record, spec.section)[:, None]  # (layers, 1, mq, mk)
         mean = attention[:, 0]
     else:
-        attention = torch.stack([m[:, :blocks_r, :blocks_c].float() for m in part["maps"]])
+        attention = PooledMaps(part["maps"], blocks_r, blocks_c)
         mean = torch.stack([m[:blocks_r, :blocks_c].float() for m in part["mean_maps"]])
     rows, cols = record[spec.rows], record[spec.cols]
     prefix = {key: key.removesuffix("tokens") for key in (spec.rows, spec.cols)}
@@ -79,7 +100,7 @@ def long_view_data(record: dict, view: str, ignore_first_token: bool, word_level
     f = max(int(rows_edges.diff().max()), int(cols_edges.diff().max()))
     question_end = record.get("segments", {}).get("question_end")
     data = ViewData(
-        attention.numpy(),  # (layers, heads, mq, mk) float32
+        attention if spec.rollout is False else attention.numpy(),  # (layers, heads, mq, mk)
         span_labels(rows, rows_edges),
         span_labels(cols, cols_edges),
         spec.causal,
