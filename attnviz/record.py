@@ -12,6 +12,25 @@ with `torch.load(..., weights_only=True)`, so loading a cached file never runs p
 - `meta`: model, source, architecture, prompt, dtype, device, versions, `schema_version`,
   and `checksums`: a digest of each entry (`attention.<section>`, `tokens`, ...), written by
   `save_record` and checked by `load_record` for every entry it loads.
+
+A long prompt (more kept tokens than `extract.full_max_tokens`) is reduced while it is
+captured (attnviz.reduce): its `attention` is {} and `attention_scores` [], and
+`reduced` holds, per section, with layers and heads as in `layers` / `heads`:
+
+- `shape`: [q, k] tokens; `row_edges`, `col_edges`: (blocks + 1,) token boundaries of the
+  pooled cells (a cell is tokens row_edges[i]:row_edges[i + 1]);
+- `maps`: one (heads, mq, mk) tensor per layer, the maximum of each block (storage dtype);
+  `mean_maps`: one (mq, mk) per layer, the same of the head mean; `block_mean`: one
+  (mq, mk) float32 per layer, block means of the head mean (rows averaged, columns summed);
+- `stats`: {statistic: (layers, heads) float64}, as attnviz.head_stats computes them;
+- `top_values`, `top_index`: (layers, heads + 1, top_cells) exact top cells of each head and
+  last of the head mean, as scores and flat indices row * k + column;
+- `generated`: (layers, heads, generated tokens, k), the rows of generated tokens in full;
+- `full`: (len(full_layers), len(full_heads), q, k) with `full_layers` and `full_heads`, the
+  model's indices of the layers and heads kept in full (extract.full_layers / full_heads).
+
+Records are loaded memory-mapped: a figure reads only the tensors it draws (one per section
+and layer), so its memory follows what it draws, not the record's size.
 """
 
 from __future__ import annotations
@@ -77,12 +96,12 @@ def _fix(path) -> str:
     return f"extract it again: add --forcerun '{path}' to the snakemake command"
 
 
-def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: bool = False) -> dict:
+def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: bool = True) -> dict:
     """Load a record safely (`weights_only=True`) and check it: its keys, schema version, the
     checksum of each entry and attention values in [0, 1]; with `expected` ({model, prompt,
     settings}), that it was made for that model, prompt and extraction settings. Any way a file
     can be bad is one AttnvizError naming it. `mmap` maps the tensors instead of reading them:
-    a slice reads only its own bytes, and the attention tensors (read lazily) are not hashed."""
+    a slice reads only its own bytes (the checks still read each tensor once)."""
     try:
         with warnings.catch_warnings():  # a damaged file warns of odd pickle protocols
             warnings.simplefilter("ignore")
@@ -97,7 +116,7 @@ def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: boo
     if isinstance(record, dict) and set(record) == {"attention_scores", "tokens_list"}:
         return from_attention_viewer(record, os.path.basename(path).removesuffix(".pt"))
     try:
-        check_record(record, path, lazy=mmap)
+        check_record(record, path)
         if expected is not None:
             check_expected(record, path, expected)
     except AttnvizError:
