@@ -78,6 +78,7 @@ def heatmap(
     row_edges: np.ndarray | None = None,
     col_edges: np.ndarray | None = None,
     max_pixels: int = 1200,
+    ticks: tuple[bool, bool] = (True, True),
 ):
     """Draw `matrix` (q, k) as an image on `ax` and return the image artist.
 
@@ -85,7 +86,9 @@ def heatmap(
     zeros; `gamma` != 1 uses a power norm; `vmin`/`vmax` fix the colour scale (else this
     panel's range). Tick labels thin out above `max_labels` tokens but always include the
     tokens of `highlight` cells, which are drawn red; special tokens are bold. `row_edges` and
-    `col_edges` (q + 1 and k + 1 increasing positions) give cells unequal sizes.
+    `col_edges` (q + 1 and k + 1 increasing positions) give cells unequal sizes. `ticks`:
+    whether the (x, y) axes carry ticks and labels (inner panels of a grid whose outer panels
+    label the same tokens carry none, which saves most of a grid's drawing time).
     """
     if ax is None:
         from matplotlib.figure import Figure
@@ -122,10 +125,13 @@ def heatmap(
         row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
     marked_rows = {r for r, _ in highlight}
     marked_cols = {c for _, c in highlight}
-    for axis, labels, edges, special, marked in (
-        (ax.xaxis, col_labels, col_edges, col_special, marked_cols),
-        (ax.yaxis, row_labels, row_edges, row_special, marked_rows),
+    for axis, labels, edges, special, marked, shown in (
+        (ax.xaxis, col_labels, col_edges, col_special, marked_cols, ticks[0]),
+        (ax.yaxis, row_labels, row_edges, row_special, marked_rows, ticks[1]),
     ):
+        if not shown:
+            axis.set_ticks([])
+            continue
         n = len(edges) - 1
         centers = (edges[:-1] + edges[1:]) / 2
         box = ax.get_position()
@@ -150,6 +156,35 @@ def heatmap(
     if title:
         ax.set_title(title, fontsize=font_size + 2)
     if colorbar:
-        bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02)
-        bar.ax.tick_params(labelsize=font_size)
+        panel_colorbar(image, font_size)
     return image
+
+
+def panel_colorbar(image, font_size: float, fraction: float = 0.046, pad: float = 0.02):
+    """A colour bar right of the image's axes, which give up `fraction` + `pad` of their width
+    (as `Figure.colorbar(ax=...)` does, without re-planning the figure's grid). On a linear
+    scale its colours are one image, not 256 vector cells or a raster that needs a page-sized
+    buffer of its own."""
+    ax = image.axes
+    box = ax.get_position()
+    ax.set_position([box.x0, box.y0, box.width * (1 - fraction - pad), box.height])
+    where = [box.x0 + box.width * (1 - fraction), box.y0, box.width * fraction, box.height]
+    cax = ax.figure.add_axes(where, label="<colorbar>")
+    cax.set_box_aspect(20)
+    cax.set_anchor((0.0, 0.5))
+    bar = ax.figure.colorbar(image, cax=cax)
+    if type(image.norm) is Normalize:
+        lo, hi = image.norm.vmin, image.norm.vmax
+        bar.solids.remove()
+        gradient = np.linspace(lo, hi, 256)[:, None]  # (256, 1), bottom to top
+        cax.imshow(
+            gradient,
+            cmap=image.cmap,
+            norm=image.norm,
+            aspect="auto",
+            origin="lower",
+            extent=(0, 1, lo, hi),
+            interpolation="nearest",
+        )
+    bar.ax.tick_params(labelsize=font_size)
+    return bar
