@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
+from matplotlib.image import BboxImage
 
 from attnviz.errors import AttnvizError
 
@@ -173,18 +174,10 @@ def panel_colorbar(image, font_size: float, fraction: float = 0.046, pad: float 
     cax.set_box_aspect(20)
     cax.set_anchor((0.0, 0.5))
     bar = ax.figure.colorbar(image, cax=cax)
-    if type(image.norm) is Normalize:
-        lo, hi = image.norm.vmin, image.norm.vmax
+    if type(image.norm) is Normalize:  # the bar is linear in the values: one image fills it
         bar.solids.remove()
-        gradient = np.linspace(lo, hi, 256)[:, None]  # (256, 1), bottom to top
-        cax.imshow(
-            gradient,
-            cmap=image.cmap,
-            norm=image.norm,
-            aspect="auto",
-            origin="lower",
-            extent=(0, 1, lo, hi),
-            interpolation="nearest",
-        )
+        solids = BboxImage(cax.bbox, cmap=image.cmap, norm=image.norm, origin="lower")
+        solids.set_data(np.linspace(image.norm.vmin, image.norm.vmax, 256)[:, None])  # (256, 1)
+        cax.add_artist(solids)  # not an AxesImage: the figure's images stay its heatmaps
     bar.ax.tick_params(labelsize=font_size)
     return bar
