@@ -23,6 +23,7 @@ from conftest import REPO, workflow_command
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 STATE = Path(os.environ.get("ATTNVIZ_SLURM_DIR", "/tmp/attnviz-slurm"))
 DAEMONS = ("slurmctld", "slurmd")
+GROUPS = ("draw_set", "finish")  # workflow/rules/*.smk
 
 
 def running_daemons() -> list[str]:
@@ -62,10 +63,13 @@ def sweep_command(workdir: Path, *config: str) -> list[str]:
 
 
 def submitted_jobs(output: str) -> dict[int, str]:
-    """SLURM job id -> rule (or group of rules), from Snakemake's 'submitted with SLURM jobid'
-    lines."""
-    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/(?:rule|group)_(\w+)/", output)
-    return {int(job): rule for job, rule in found}
+    """SLURM job id -> rule (or group of rules: draw_set, finish), from Snakemake's
+    'submitted with SLURM jobid' lines (a group's log folder is group_<group>_<its rules>)."""
+    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/(rule|group)_(\w+)/", output)
+    return {
+        int(job): name if kind == "rule" else next(g for g in GROUPS if name.startswith(g + "_"))
+        for job, kind, name in found
+    }
 
 
 def check_records(workdir: Path) -> list[Path]:
