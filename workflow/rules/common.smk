@@ -108,7 +108,7 @@ HEAD_STATS = "results/{model}/{prompt_set}/head_stats.csv"
 
 
 def rule_name(verb_object, *names):
-    """The name of the job of one (model or comparison, prompt set), e.g. plot_figures_minilm_demo."""
+    """The name of the job of a (model or comparison, prompt set): plot_figures_minilm_demo."""
     return "_".join([verb_object, *(re.sub(r"[^A-Za-z0-9_]", "_", n) for n in names)])
 
 
