@@ -105,18 +105,22 @@ def floor(root: str) -> None:
         render_head_summary(
             paths, name, table, f"{folder}/head_summary.pdf", f"{folder}/head_summary.png"
         )
-        tasks = [
-            FigureTask(path, view, layout, variant, f, f.removesuffix(".pdf") + ".png")
+        drawn = [
+            (prompt.id, FigureTask(path, view, layout, variant, f, f.removesuffix(".pdf") + ".png"))
             for prompt, path in zip(prompt_set.prompts, paths, strict=True)
             for view, layout, variant in sweep.figures(model, prompt)
             for f in [f"{folder}/{prompt.id}/{view}/{layout}-{variant}.pdf"]
         ]
-        render_figures(tasks, sweep.config.plot, table)
+        render_figures([task for _, task in drawn], sweep.config.plot, table)
         tables.append(table)
         records += [{"key": p, "path": p} for p in paths]
         items += [
-            {"path": t.figure, "thumbnail": t.thumbnail, "bookmarks": [model, name, t.figure]}
-            for t in tasks
+            {
+                "path": t.figure,
+                "thumbnail": t.thumbnail,
+                "bookmarks": [model, name, prompt_id, f"{t.view}: {t.layout}"],
+            }
+            for prompt_id, t in drawn
         ]
     concat_stats_csv(tables, "results/head_stats.csv")
     config = json.dumps(asdict(sweep.config))
