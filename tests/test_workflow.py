@@ -171,8 +171,10 @@ def planned_jobs(workdir, overrides: str) -> dict[str, int]:
             rule, count = line.split()
             if not rule.startswith(("plot_figures_", "plot_comparisons_")):
                 jobs[rule] = int(count)
-    for rule, outputs in re.findall(r"\nrule (plot_\w+):\n(?:.*\n)*?\s+output: (.*)", run.stdout):
+    planned = dict(re.findall(r"\n\s*rule (plot_\w+):\n(?:.*\n)*?\s+output: (.*)", run.stdout))
+    for rule, outputs in planned.items():  # a job once, though a group lists it too
         for path in outputs.split(", "):
+            path = path.removesuffix(" (update)")
             if path.endswith(".pdf"):
                 figure = "plot_comparison" if rule.startswith("plot_comparisons_") else None
                 figure = figure or "plot_" + path.rsplit("/", 1)[1].split("-")[0]
