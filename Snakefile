@@ -11,6 +11,7 @@ include: "workflow/rules/extract.smk"
 include: "workflow/rules/plot.smk"
 include: "workflow/rules/stats.smk"
 include: "workflow/rules/compare.smk"
+include: "workflow/rules/viewer.smk"
 include: "workflow/rules/report.smk"
 
 

@@ -9,4 +9,8 @@ def __getattr__(name):
         from attnviz import api
 
         return getattr(api, name)
+    if name in ("save_viewer", "show"):
+        from attnviz import viewer
+
+        return getattr(viewer, name)
     raise AttributeError(f"module 'attnviz' has no attribute {name!r}")

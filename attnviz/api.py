@@ -33,6 +33,7 @@ def view_attention(
     ignore_first_token=False,
     num_figs_per_row=4,
     fig_format="jpg",
+    architecture=None,
 ):
     """Attention-Viewer's `view_attention`, same arguments and files:
     `{save_fig_path}/{model_id}/all_layers_avg.jpg` (one panel per layer, head mean),
@@ -40,9 +41,8 @@ def view_attention(
     `{save_attention_scores_path}/{model_id}_attn_scores.pt` (it holds Attention-Viewer's keys
     `attention_scores` and `tokens_list`, and loads with `weights_only=True`).
     `load_attention_scores_path` reads such a file (ours or Attention-Viewer's) instead of running
-    a model. `fig_format` may be "pdf" or "png" too. Returns the record."""
-    from attnviz.models import detect_architecture
-
+    a model. `fig_format` may be "pdf" or "png" too. `architecture` ('encoder', 'decoder' or
+    'encoder_decoder') is detected from the model if left out. Returns the record."""
     model_id = check_name("model_id", model_id or "model")  # it names files and a folder
     if load_attention_scores_path is not None:
         record = load_record(load_attention_scores_path)
@@ -52,7 +52,6 @@ def view_attention(
                 "view_attention needs model, tokenizer and a non-empty prompt, or "
                 "load_attention_scores_path to plot saved scores"
             )
-        architecture = detect_architecture(model.config) or "decoder"
         record = extract_attention(
             model,
             tokenizer,
@@ -98,18 +97,14 @@ def extract_attention(
     `question` + `context` pair (encoders); `target` (encoder-decoder, teacher-forced) or
     `max_new_tokens` to generate. `options` are the keys of the pipeline's `extract` config
     (conf/extract/default.yaml: storage_dtype, layers, heads, head_mean, special_tokens, ...);
-    an unknown key is an error. `architecture` is detected from the model's config if left out.
-    The attention equals the model's own (eager) attention weights."""
+    an unknown key is an error. `architecture` is detected from the model if left out (its
+    config, its class, else whether its attention is causal). The attention equals the model's
+    own (eager) attention weights, as at inference: any model object works (loaded with sdpa,
+    made in code and still in training mode), and is left as it was."""
     from attnviz.extract import extract_record
-    from attnviz.models import detect_architecture
+    from attnviz.models import model_architecture
 
     settings = check_extract(checked(ExtractConfig, options, "extract"), "extract")
-    architecture = architecture or detect_architecture(model.config)
-    if architecture is None:
-        raise AttnvizError(
-            f"cannot tell whether {type(model).__name__} is an encoder, decoder or "
-            "encoder-decoder model; pass architecture='encoder' (or 'decoder', ...)"
-        )
     if not any((s or "").strip() for s in (text, question)):
         raise AttnvizError("the prompt is empty; pass a text (or a question and a context)")
     prompt = PromptConfig(
@@ -121,9 +116,16 @@ def extract_attention(
         max_new_tokens=max_new_tokens,
     )
     source = str(getattr(model.config, "name_or_path", "") or type(model).__name__)
-    return extract_record(
-        model, tokenizer, prompt, architecture, settings, {"model": model_id, "source": source}
-    )
+    training = model.training
+    model.eval()  # no dropout: the weights the model computes at inference
+    try:
+        if architecture is None:
+            probe = tokenizer(*[s for s in (text, question) if s], return_tensors="pt")
+            architecture = model_architecture(model, probe["input_ids"][:, :8])
+        meta = {"model": model_id, "source": source}
+        return extract_record(model, tokenizer, prompt, architecture, settings, meta)
+    finally:
+        model.train(training)
 
 
 def draw(record, view=None, layout="single", variant="plain", save_path=None, **options):

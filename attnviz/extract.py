@@ -20,9 +20,11 @@ import torch
 import transformers
 
 import attnviz
-from attnviz.capture import AttentionCapture, Selection
+from attnviz.capture import Selection, captured_forward
 from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
+from attnviz.families import check_family
+from attnviz.gguf import file_sha256
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
 
@@ -164,6 +166,7 @@ def extract_records(
     meta: dict,
 ) -> list[dict]:
     """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
+    check_family(model.config)  # before anything runs
     device = next(model.parameters()).device
     items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
     ids, mask = _pad([item.ids for item in items], device)  # (batch, n)
@@ -179,10 +182,10 @@ def extract_records(
     selection = Selection(
         settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
     )
-    with torch.no_grad(), AttentionCapture(model, architecture, selection, positions) as capture:
-        # The base model: no LM head, so no (n, vocabulary) logits are computed.
-        outputs = model.base_model(**inputs, output_attentions=True)
-        capture.take_outputs(outputs)
+    keys = {"self": ids.shape[1], "encoder": ids.shape[1], "cross": ids.shape[1]}
+    if architecture == "encoder_decoder":
+        keys["decoder"] = inputs["decoder_input_ids"].shape[1]
+    capture = captured_forward(model, architecture, selection, positions, keys, inputs)
     model_meta = _model_meta(model, tokenizer, architecture, device)
     return [
         _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
@@ -282,7 +285,12 @@ def _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings) ->
     """The decoder side: the target text shifted right, or generated tokens."""
     if prompt.target is not None:
         labels = tokenizer(text_target=prompt.target, return_tensors="pt")["input_ids"]
-        return model.prepare_decoder_input_ids_from_labels(labels=labels.to(ids.device))
+        labels = labels.to(ids.device)  # (1, t)
+        if hasattr(model, "prepare_decoder_input_ids_from_labels"):
+            return model.prepare_decoder_input_ids_from_labels(labels=labels)
+        config = model.config  # a base model (T5Model, LEDModel): the same shift right
+        start = torch.full_like(labels[:, :1], config.decoder_start_token_id)
+        return torch.cat([start, labels[:, :-1]], dim=1)
     return _generate(model, ids, mask, new_tokens, settings)
 
 
@@ -308,11 +316,13 @@ def _sha256(value) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def weights_sha256(folder: str | os.PathLike) -> str | None:
-    """A hash of a local model folder's weight files (None for a hub id)."""
+def weights_sha256(folder: str | os.PathLike, gguf_file: str | None = None) -> str | None:
+    """A hash of a local model folder's weight files, or of its GGUF file (None for a hub id)."""
     folder = Path(folder)
     if not folder.is_dir():
         return None
+    if gguf_file is not None:
+        return file_sha256(folder / gguf_file)
     digest = hashlib.sha256()
     for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
         digest.update(path.name.encode())
@@ -362,7 +372,9 @@ def extract_prompt_set(
         "model": name,
         "source": source,
         "revision": model_cfg.revision,
-        "weights_sha256": weights_sha256(source) if model_cfg.hub_id is None else None,
+        "weights_sha256": (
+            weights_sha256(source, model_cfg.gguf_file) if model_cfg.hub_id is None else None
+        ),
     }
     requests = [request_sha256(meta, p, settings) for p in prompts]
     todo = [

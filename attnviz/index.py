@@ -20,9 +20,17 @@ figcaption { font-size: 0.8em; }
 """
 
 
-def build_index(figures: list[dict], out: str | os.PathLike, title: str, report: str) -> None:
+def build_index(
+    figures: list[dict],
+    out: str | os.PathLike,
+    title: str,
+    report: str,
+    viewers: dict[str, str] | None = None,
+) -> None:
     """Write `out`: for each model, prompt set and prompt, its figures as thumbnails (each
-    item's `thumbnail`) linking to the PDF (`path`); links are relative to `out`'s folder."""
+    item's `thumbnail`) linking to the PDF (`path`), and a link to its interactive viewer
+    (`viewers["model/prompt_set/prompt"]`, if any); links are relative to `out`'s folder."""
+    viewers = viewers or {}
     root = Path(out).parent
     missing = [f["thumbnail"] for f in figures if not os.path.isfile(f["thumbnail"])]
     if missing:
@@ -50,7 +58,9 @@ def build_index(figures: list[dict], out: str | os.PathLike, title: str, report:
         if (prompt_set, prompt_id) != prompt:
             if prompt is not None:
                 parts.append("</div>")
-            parts.append(f"<h3>{html.escape(prompt_set)} / {html.escape(prompt_id)}</h3>")
+            viewer = viewers.get(f"{name}/{prompt_set}/{prompt_id}")
+            viewer = f" <a href='{link(viewer)}'>interactive viewer</a>" if viewer else ""
+            parts.append(f"<h3>{html.escape(prompt_set)} / {html.escape(prompt_id)}{viewer}</h3>")
             parts.append("<div class='figures'>")
             prompt = (prompt_set, prompt_id)
         parts.append(

@@ -13,6 +13,7 @@ import torch
 
 from attnviz.config import ModelConfig
 from attnviz.errors import AttnvizError
+from attnviz.gguf import gguf_folder
 
 _AUTO_CLASS = {
     "encoder": "AutoModel",
@@ -34,14 +35,42 @@ def resolve_device(device: str) -> torch.device:
     return torch.device(device)
 
 
-def detect_architecture(config) -> str | None:
-    """encoder / decoder / encoder_decoder from a transformers config, None if unknown."""
+def detect_architecture(config, names=()) -> str | None:
+    """encoder / decoder / encoder_decoder from a transformers config (and class `names`), None
+    if they do not say (a base model such as BertModel or LlamaModel could be either)."""
     if getattr(config, "is_encoder_decoder", False):
         return "encoder_decoder"
-    names = getattr(config, "architectures", None) or []
+    names = [*(getattr(config, "architectures", None) or []), *names]
     if any(n.endswith(("ForCausalLM", "LMHeadModel")) for n in names):
         return "decoder"
-    return "encoder" if names else None
+    if any(n.endswith("ForMaskedLM") for n in names):
+        return "encoder"
+    return None
+
+
+def model_architecture(model, input_ids: torch.Tensor) -> str:
+    """The architecture of a model object, from its config and class, else from its own attention
+    on `input_ids` (1, n): causal (nothing above the diagonal, n >= 2) is a decoder, anything
+    else an encoder. Used where no architecture is given (a model made in code has no
+    `config.architectures`)."""
+    from attnviz.capture import Selection, captured_forward
+
+    found = detect_architecture(model.config, [type(model).__name__])
+    n = input_ids.shape[1]
+    if found is not None:
+        return found
+    if n < 2:
+        raise AttnvizError(
+            f"cannot tell whether {type(model).__name__} is an encoder or a decoder from one "
+            "token; pass architecture='encoder' or 'decoder'"
+        )
+    every = torch.arange(n)
+    inputs = {"input_ids": input_ids.to(next(model.parameters()).device)}
+    positions, selection = [{"self": (every, every)}], Selection(dtype=torch.float32)
+    capture = captured_forward(model, "encoder", selection, positions, {"self": n}, inputs)
+    above = torch.triu(torch.ones(n, n, dtype=torch.bool), diagonal=1)
+    causal = bool((capture.attention[0]["self"][..., above] == 0).all())  # (layers, heads, q, k)
+    return "decoder" if causal else "encoder"
 
 
 def load_model(cfg: ModelConfig, source: str, name: str = "model"):
@@ -50,6 +79,8 @@ def load_model(cfg: ModelConfig, source: str, name: str = "model"):
     import transformers
 
     local = cfg.hub_id is None
+    if cfg.gguf_file is not None:
+        source = str(gguf_folder(source, cfg.gguf_file))  # converted once, then from_pretrained
     if local and not Path(source).is_dir():
         raise AttnvizError(
             f"model '{name}': folder {source} does not exist; fix its path in conf/model/ "

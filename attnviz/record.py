@@ -33,10 +33,11 @@ def save_record(record: dict, path: str | os.PathLike) -> None:
         torch.save(record, fh)  # a file object: the archive has no temp name inside
 
 
-def load_record(path: str | os.PathLike) -> dict:
-    """Load a record safely (`weights_only=True`); a bad file is an error naming it."""
+def load_record(path: str | os.PathLike, mmap: bool = False) -> dict:
+    """Load a record safely (`weights_only=True`); a bad file is an error naming it. `mmap`
+    maps the tensors instead of reading them: a slice reads only its own bytes."""
     try:
-        record = torch.load(path, map_location="cpu", weights_only=True)
+        record = torch.load(path, map_location="cpu", weights_only=True, mmap=mmap)
     except FileNotFoundError:
         raise AttnvizError(f"record {path} does not exist; run the extraction first") from None
     except (pickle.UnpicklingError, RuntimeError, EOFError, zipfile.BadZipFile) as exc:

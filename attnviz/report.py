@@ -31,6 +31,10 @@ MODEL_FIELDS = (
 )
 
 
+ALL_PROMPTS = "all prompts"  # the bookmark of a prompt set's pages on all its prompts
+COMPARISON = "comparison "  # the bookmark of a comparison starts so, where a model's is its name
+
+
 @dataclass
 class ReportEntry:
     """One figure PDF and where it sits: (model, prompt set, prompt, figure title)."""
@@ -74,9 +78,11 @@ def _pages(n: int) -> int:
 
 
 def cover_lines(entries: Sequence[ReportEntry], provenance: dict) -> list[str]:
-    models = list(dict.fromkeys(e.bookmarks[0] for e in entries))
+    own = [e for e in entries if not e.bookmarks[0].startswith(COMPARISON)]  # a model's figures
+    prompts = [e.bookmarks[:3] for e in own if e.bookmarks[2] != ALL_PROMPTS]
+    models = list(dict.fromkeys(e.bookmarks[0] for e in own))
     sets = list(dict.fromkeys(e.bookmarks[1] for e in entries))
-    pairs = list(dict.fromkeys(e.bookmarks[:3] for e in entries))
+    pairs = list(dict.fromkeys(prompts))
     views = list(dict.fromkeys(e.bookmarks[3].split(":")[0] for e in entries))
     lines = [
         f"{len(models)} models x {len(sets)} prompt sets: {len(pairs)} (model, prompt) pairs,",
@@ -89,7 +95,7 @@ def cover_lines(entries: Sequence[ReportEntry], provenance: dict) -> list[str]:
         lines.append(f"  {name:<16} {model.get('architecture', '')}: {model.get('source', '')}")
     lines += ["", "Prompt sets"]
     for name in sets:
-        count = len({e.bookmarks[2] for e in entries if e.bookmarks[1] == name})
+        count = len({prompt for _, in_set, prompt in pairs if in_set == name})
         lines.append(f"  {name:<16} {count} prompts")
     lines += [
         "",

@@ -9,4 +9,5 @@ with job_log(snakemake.log[0]):
         snakemake.output.index,
         snakemake.params.title,
         snakemake.input.report,
+        snakemake.params.viewers,
     )

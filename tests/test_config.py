@@ -99,7 +99,10 @@ def test_hub_and_path_models_are_accepted(tmp_path):
 @pytest.mark.parametrize(
     "overrides, message",
     [
-        (["model=[nope]"], "unknown model 'nope'; choose one of gpt2, minilm, smollm2, t5_tiny"),
+        (
+            ["model=[nope]"],
+            "unknown model 'nope'; choose one of gemma3_270m, gpt2, minilm, smollm2, t5_tiny",
+        ),
         (["+model.minilm.colour=red"], "unknown key 'model.minilm.colour'"),
         (["+plot.colour=red"], "unknown key 'plot.colour'"),
         (["plot.num_figs_per_row=many"], "wrong value for 'plot.num_figs_per_row'"),
@@ -113,6 +116,10 @@ def test_hub_and_path_models_are_accepted(tmp_path):
             "exactly one of hub_id, path or demo",
         ),
         (["+model.x.hub_id=gpt2", "+model.x.architecture=rnn"], "architecture is 'rnn'"),
+        (
+            ["+model.x.path=/tmp", "+model.x.gguf_file=no.gguf", "+model.x.architecture=decoder"],
+            "model 'x': gguf_file 'no.gguf' is not a file in path '/tmp'; give the GGUF file's",
+        ),
         (["model.minilm.device=tpu"], "device is 'tpu'"),
         (["model.minilm.mem_gb=0"], "model.minilm.mem_gb is 0.0; give a positive number"),
         (["experiment=nope"], "unknown experiment 'nope'"),
@@ -124,7 +131,7 @@ def test_hub_and_path_models_are_accepted(tmp_path):
         (["extract.layers=[-1]"], "mode rollout multiplies every layer but extract.layers keeps"),
         (
             ["+comparison.x.models=[minilm,smollm3]"],
-            "comparison 'x': unknown model 'smollm3'; choose from gpt2, minilm, smollm2,",
+            "comparison 'x': unknown model 'smollm3'; choose from gemma3_270m, gpt2, minilm,",
         ),
         (["plot.heads=top_k_by_diagonal"], "view cross_attention of model 't5_tiny' has no diag"),
         (["plot.heads=bottom_k_by_generated_to_source"], "view self_attention of model 'minilm'"),

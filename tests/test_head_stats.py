@@ -329,3 +329,15 @@ def test_heads_pages_pick_by_the_models_mean_over_its_prompts(tmp_path):
         out = tmp_path / "heads.pdf"
         render_figure(paths[0], "self_attention", "heads", style, out, head_stats_table=stats)
         assert picked in PdfReader(out).pages[0].extract_text()
+
+
+def test_a_constant_statistic_is_shown_as_constant_with_its_value():
+    stats = {name: np.random.default_rng(0).random((3, 4)) for name in ("entropy", "sink_special")}
+    stats["sink_special"][:] = 0.0  # a model without special tokens
+    stats["sink_special"][0, 0] = np.nan
+    fig = head_summary_figure(stats, "toy")
+    entropy, sink = panels(fig)
+    assert entropy.get_title() == "entropy"
+    assert sink.get_title() == "sink_special\n(constant: 0)\n(blank: 1 without a value)"
+    assert len(fig.axes) == 2 + 1  # one colour bar: entropy's
+    assert not any("0.1" in t.get_text() for ax in fig.axes for t in ax.get_yticklabels())

@@ -28,6 +28,8 @@ def test_readme_python_examples_run(tmp_path, monkeypatch, demo_model_dir):
     made = {p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*") if p.is_file()}
     assert {
         "fox.png",
+        "fox.html",
+        "fox_files/self_0_0.js",
         "rollout.pdf",
         "words.png",
         "c.pdf",

@@ -8,7 +8,7 @@ from pypdf import PdfReader
 
 from attnviz.errors import AttnvizError
 from attnviz.plot import save_figures
-from attnviz.report import ReportEntry, build_report
+from attnviz.report import ReportEntry, build_report, cover_lines
 
 
 def figure_pdf(path, pages):
@@ -90,3 +90,14 @@ def test_bad_figure_names_it_and_leaves_no_report(tmp_path, damage):
     assert sorted(p.name for p in tmp_path.iterdir()) == (
         ["bad.pdf"] if damage == "garbage" else []
     )
+
+
+def test_cover_counts_prompts_not_the_all_prompts_pages_nor_comparisons():
+    entries = []
+    for model in ("m1", "m2"):
+        entries.append(ReportEntry("s.pdf", (model, "set", "all prompts", "Head statistics")))
+        entries += [ReportEntry("f.pdf", (model, "set", f"p{i}", "Self")) for i in range(20)]
+    entries.append(ReportEntry("c.pdf", ("comparison seeds", "set", "p0", "Difference")))
+    cover = "\n".join(cover_lines(entries, {}))
+    assert "2 models x 1 prompt sets: 40 (model, prompt) pairs" in cover
+    assert "set              20 prompts" in cover

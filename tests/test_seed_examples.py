@@ -65,6 +65,33 @@ def test_izzyviz_quick_start(demo_model_dir, in_tmp):
     assert box.get_width() > 0 and box.get_height() > 0
 
 
+def test_izzyviz_quick_start_with_the_model_as_transformers_5_loads_it(demo_model_dir, in_tmp):
+    from transformers import BertModel, BertTokenizer
+
+    import attnviz
+    from attnviz.errors import AttnvizError
+
+    tokenizer = BertTokenizer.from_pretrained(demo_model_dir("minilm"))
+    model = BertModel.from_pretrained(demo_model_dir("minilm"))  # sdpa: no attention weights
+    sentence = "The quick brown fox jumps over the lazy dog."
+    inputs = tokenizer(sentence, return_tensors="pt", add_special_tokens=True)
+    tokens = tokenizer.convert_ids_to_tokens(inputs["input_ids"][0])
+    with torch.no_grad():
+        attentions = model(**inputs, output_attentions=True).attentions
+    with pytest.raises(AttnvizError, match="attn_implementation='eager'"):
+        visualize_attention_encoder_only(attentions, tokens, layer=-1, head=8, top_n=5)
+    model.train()  # as a model being fine-tuned is: dropout on
+    record = attnviz.extract_attention(model, tokenizer, sentence, storage_dtype="float32")
+    assert model.config._attn_implementation == "sdpa" and model.training  # left as it was
+    eager = BertModel.from_pretrained(demo_model_dir("minilm"), attn_implementation="eager")
+    with torch.no_grad():
+        expected = torch.cat(eager(**inputs, output_attentions=True).attentions)
+    torch.testing.assert_close(record["attention"]["self"], expected, rtol=0, atol=1e-6)
+    assert record["tokens"][:4] == ["[CLS]", "the", "quick", "brown"]
+    visualize_attention_encoder_only(record["attention"]["self"], tokens, layer=-1, head=8)
+    assert one_pdf_page(in_tmp / "self_attention_heatmap.pdf")
+
+
 def test_izzyviz_encoder_self_attention(demo_model_dir, in_tmp):
     from transformers import BertModel, BertTokenizer
 

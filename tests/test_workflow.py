@@ -191,6 +191,7 @@ def test_changing_a_plot_setting_reruns_only_plots_and_the_report(smoke):
         "plot_comparison",
         "build_report",
         "build_index",
+        "build_viewer",  # the viewer uses the figures' colour options
         "all",
         "total",
     }  # no extraction, and the head statistics stay
@@ -247,7 +248,8 @@ def test_html_index_shows_every_figure_with_working_links(smoke):
     # variants x (minilm: 3 layouts + rollout 2, t5: 3 views x 3 + rollout 2), head statistics
     # of both models, 2 comparisons
     assert len(images) == 2 * (3 + 2 + 3 * 3 + 2) + 2 + 2
-    assert links[0] == "report.pdf" and len(links) == 1 + len(images)
+    assert links[0] == "report.pdf" and len(links) == 1 + len(images) + 2  # + 2 viewers
     assert all((results / path).is_file() for path in images + links)
     assert all(path.endswith(".png") for path in images)
     assert "t5_tiny" in page and "Cross-attention: one layer, top cells" in page
+    assert "t5_tiny/tiny/viewer/cat.html" in links and "minilm/tiny/viewer/cat.html" in links

@@ -12,6 +12,7 @@ from attnviz.compare import KIND_TITLES
 from attnviz.config import DEMO_MODELS, cached_sweep, model_source
 from attnviz.errors import AttnvizError
 from attnviz.head_stats import selection_title
+from attnviz.report import ALL_PROMPTS, COMPARISON
 from attnviz.views import VIEWS
 
 # Every cluster job parses this file again: it reads the sweep composed by the first parse.
@@ -214,7 +215,7 @@ def report_items():
         if prompt.id == SWEEP.prompt_ids(prompt_set)[0]:
             summary = f"results/{model}/{prompt_set}/head_summary.pdf"
             items.append(
-                item(summary, [model, prompt_set, "all prompts", "Head statistics"])
+                item(summary, [model, prompt_set, ALL_PROMPTS, "Head statistics"])
             )
         for view, layout, variant in SWEEP.figures(model, prompt):
             path = f"{folder}/{view}/{layout}-{variant}.pdf"
@@ -225,7 +226,7 @@ def report_items():
     for name, prompt_set, prompt, kind in SWEEP.comparisons():
         path = f"results/comparisons/{name}/{prompt_set}/{prompt.id}/{kind}.pdf"
         title = KIND_TITLES[kind].capitalize()
-        items.append(item(path, [f"comparison {name}", prompt_set, prompt.id, title]))
+        items.append(item(path, [f"{COMPARISON}{name}", prompt_set, prompt.id, title]))
     return items
 
 

@@ -27,6 +27,7 @@ rule build_index:
     input:
         thumbnails=[item["thumbnail"] for item in REPORT_ITEMS],
         report="results/report.pdf",
+        viewers=VIEWER_DIRS,
     output:
         index="results/index.html",
     log:
@@ -37,6 +38,7 @@ rule build_index:
         CONDA_ENV
     params:
         figures=REPORT_ITEMS,
+        viewers=VIEWER_PAGES,
         title=SWEEP.config.title,
     script:
         "../../scripts/build_index.py"
