@@ -7,6 +7,9 @@ Two ways, both giving the numbers of the model's eager attention:
   of query rows (slicing the mask and any position bias alike). Each chunk's weights are reduced
   (layers, heads, tokens kept, or the head mean) and copied into a preallocated tensor of the
   storage dtype at once, so not even one layer's (heads, q, k) fp32 weights exist at a time.
+- Long prompts (a `LongSpec` per batch element): each chunk is folded into head statistics,
+  pooled maps and top cells (attnviz.reduce) on its own device instead of being stored, and a
+  causal chunk's keys stop after its last row (the rest are masked: zero weight, no work).
 - Hooks: transformers declares per model class which modules produce attention weights
   (`_can_record_outputs`); its own `output_attentions=True` keeps every layer's tensor alive until
   the forward ends. attnviz hooks those modules first in line, takes the weights of a layer as it
@@ -22,7 +25,7 @@ from __future__ import annotations
 import contextvars
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -31,6 +34,7 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 
 from attnviz.errors import AttnvizError
 from attnviz.families import block_length, block_rows, check_weights
+from attnviz.reduce import LongSpec, SectionReducer
 
 # fp32 attention rows computed at once, per layer: small blocks are faster on the CPU (they stay
 # in cache) and keep memory flat; on a GPU bigger blocks save kernel launches.
@@ -68,10 +72,26 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
         end = min(q, start + step)
         part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
         mask = _rows(attention_mask, start, end, q)
-        out, weights = eager(module, query[:, :, start:end], key, value, mask, **part)
+        keys, values = key, value
+        if capture.long_prompts and not any(isinstance(v, torch.Tensor) for v in part.values()):
+            keys, values, mask = _seen_keys(key, value, mask)
+        out, weights = eager(module, query[:, :, start:end], keys, values, mask, **part)
         capture.take(module, weights, start)  # (batch, heads, rows, k)
         outputs.append(out)  # (batch, rows, heads, head_dim)
     return torch.cat(outputs, dim=1), None
+
+
+def _seen_keys(key, value, mask):
+    """Keys, values and mask cut after the last key any row of the chunk may see (a causal
+    chunk sees none after its last row): the weights of the rest are exactly zero."""
+    if not isinstance(mask, torch.Tensor) or mask.dim() != 4:
+        return key, value, mask
+    seen = mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min
+    columns = torch.nonzero(seen.flatten(0, 2).any(0))  # (batch * h * rows, k) -> k
+    width = int(columns[-1]) + 1 if len(columns) else 1
+    if width >= key.shape[2]:
+        return key, value, mask
+    return key[:, :, :width], value[:, :, :width], mask[..., :width]
 
 
 AttentionInterface.register("attnviz", chunked_eager_attention)
@@ -159,6 +179,8 @@ class AttentionCapture:
     (ALBERT shares one across all) gives one layer per call. `counts` is the number of layers
     per section (default: one per attention module); when the model ran more calls than that,
     `rerun` is set after the block, and a capture with `counts=calls` gets every layer.
+    An element with a `long` spec is reduced instead (attnviz.reduce): its `attention[b]`
+    maps each section to what `SectionReducer.result` gives.
     """
 
     def __init__(
@@ -169,11 +191,14 @@ class AttentionCapture:
         positions: list[dict],
         keys: dict[str, int] | None = None,
         counts: dict[str, int] | None = None,
+        long: list[LongSpec | None] | None = None,
     ):
         self.model = model
         self.selection = selection
         self.positions = positions
         self.keys = keys or {}
+        self.long = long or [None] * len(positions)  # per element: reduce it (attnviz.reduce)
+        self.long_prompts = any(spec is not None for spec in self.long)
         self.sites = attention_sites(model, architecture)
         self.attention: list[dict[str, torch.Tensor]] = [{} for _ in positions]
         self.layers: dict[str, list[int]] = {}  # section -> layer indices kept
@@ -182,6 +207,8 @@ class AttentionCapture:
         self.calls: dict[str, int] = {}  # section -> attention calls so far
         self.rerun = False
         self._filled: set[tuple[str, int]] = set()
+        self._counts: dict[str, int] = {}  # section -> the model's layers
+        self._head_counts: dict[str, int] = {}  # section -> the model's heads
         self._section: dict[int, str] = {}  # id(module) -> section of its site
         self._block = block_length(model.config)
         self._handles = []
@@ -210,6 +237,7 @@ class AttentionCapture:
         return self
 
     def _choose_layers(self, counts: dict[str, int]) -> None:
+        self._counts = dict(counts)
         self.layers = {
             section: _resolve(self.selection.layers, n, "layer", section)
             for section, n in counts.items()
@@ -259,6 +287,9 @@ class AttentionCapture:
                     f"no attention weights came from {', '.join(missing[:3]) or 'the model'}; "
                     "it does not compute them (load it with attn_implementation='eager')"
                 )
+            for b, spec in enumerate(self.long):  # long elements: their reduced sections
+                if spec is not None:
+                    self.attention[b] = self.reduced(b, self.selection.dtype)
         return False
 
     def _count(self, section: str):
@@ -288,31 +319,79 @@ class AttentionCapture:
             for first, rows in block_rows(weights, self._block, self.keys[section]):
                 self._take(section, rows, first)  # (batch, heads, block, k)
             return
-        if section in self.keys:
-            check_weights(self.model.config, weights, self.keys[section])
+        if section in self.keys:  # long prompts: a causal chunk's keys stop after its rows
+            least = min(self.keys[section], start + weights.shape[2])
+            check_weights(
+                self.model.config, weights, least if self.long_prompts else self.keys[section]
+            )
         layer = self.calls[section] - 1  # the call that is running (or, from outputs, ended)
         if layer not in self.layers[section]:
             return
         slot = self.layers[section].index(layer)
         heads = _resolve(self.selection.heads, weights.shape[1], "head", section)
         self.heads[section] = heads
+        self._head_counts[section] = weights.shape[1]
         if heads != list(range(weights.shape[1])):
             weights = weights[:, heads]
         for b, element in enumerate(weights):
             rows, cols = self.positions[b][section]
             inside = (rows >= start) & (rows < start + element.shape[1])
-            kept = _select(element, rows[inside] - start, 1)  # (heads, rows kept, k)
-            kept = _select(kept, cols, 2)
+            kept = _select(element, rows[inside] - start, 1)  # (heads, rows kept, w)
+            kept = _select(kept, cols[cols < element.shape[2]], 2)  # w < k: keys cut (causal)
             if self.selection.head_mean:
-                kept = kept.float().mean(0, keepdim=True)  # (1, rows, k)
+                kept = kept.float().mean(0, keepdim=True)  # (1, rows, w)
+            slots = torch.nonzero(inside).flatten()
+            if not len(slots):  # kept rows are ascending, so a chunk's slots are contiguous
+                continue
+            if self.long[b] is not None:
+                reducer = self._reducer(b, section, kept.shape[0], (len(rows), len(cols)))
+                reducer.add(slot, kept, int(slots[0]), self.selection.dtype)
+                continue
             store = self.attention[b]
             if section not in store:
                 shape = (len(self.layers[section]), kept.shape[0], len(rows), len(cols))
-                store[section] = torch.empty(shape, dtype=self.selection.dtype)
-            slots = torch.nonzero(inside).flatten()
-            if len(slots):  # kept rows are ascending, so a chunk's slots are contiguous
-                store[section][slot][:, slots[0] : slots[-1] + 1].copy_(kept)  # to storage dtype
+                store[section] = torch.zeros(shape, dtype=self.selection.dtype)
+            target = store[section][slot][:, slots[0] : slots[-1] + 1]
+            target[..., : kept.shape[2]].copy_(kept)  # to storage dtype; keys cut stay zero
         self._filled.add((section, layer))
+
+    def _reducer(self, b: int, section: str, heads: int, shape) -> SectionReducer:
+        spec = self.long[b]
+        if section not in spec.sections:
+            layers = self.layers[section]
+            model_layers = self._counts[section]
+            full = _resolve(spec.full_layers, model_layers, "layer", section, "full_layers")
+            missing = [layer for layer in full if layer not in layers]
+            if missing:
+                raise AttnvizError(
+                    f"extract.full_layers asks for {section} layer {missing[0]}, which "
+                    f"extract.layers does not keep; add it to extract.layers"
+                )
+            kept_heads = list(range(heads)) if self.selection.head_mean else self.heads[section]
+            positions = list(range(heads))
+            if spec.full_heads is not None and not self.selection.head_mean:
+                model_heads = self._head_counts[section]
+                chosen = _resolve(spec.full_heads, model_heads, "head", section, "full_heads")
+                lacking = [h for h in chosen if h not in kept_heads]
+                if lacking:
+                    raise AttnvizError(
+                        f"extract.full_heads asks for {section} head {lacking[0]}, which "
+                        "extract.heads does not keep; add it to extract.heads"
+                    )
+                positions = [kept_heads.index(h) for h in chosen]
+            slots = [layers.index(layer) for layer in full]
+            spec.sections[section] = SectionReducer(
+                spec, section, layers, heads, shape, (slots, positions)
+            )
+        return spec.sections[section]
+
+    def reduced(self, b: int, dtype: torch.dtype) -> dict:
+        """The reduced sections of long element `b` (attnviz.reduce), on the CPU."""
+        spec = self.long[b]
+        return {
+            section: reducer.result(dtype, self.heads.get(section) or [0])
+            for section, reducer in spec.sections.items()
+        }
 
 
 def _select(tensor: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor:
@@ -322,26 +401,32 @@ def _select(tensor: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor
     return tensor.index_select(dim, index.to(tensor.device))
 
 
-def _resolve(chosen: Sequence[int] | None, n: int, what: str, section: str) -> list[int]:
-    """Indices chosen from range(n), negative ones from the end; out of range is an error."""
+def _resolve(
+    chosen: Sequence[int] | None, n: int, what: str, section: str, key: str | None = None
+) -> list[int]:
+    """Indices chosen from range(n), negative ones from the end; out of range is an error
+    naming the setting `key` (extract.layers / extract.heads by default)."""
     if chosen is None:
         return list(range(n))
     for index in chosen:
         if not -n <= index < n:
             raise AttnvizError(
                 f"{what} index {index} is out of range: the {section} attention has {n} "
-                f"{what}s (0..{n - 1}); fix extract.{what}s"
+                f"{what}s (0..{n - 1}); fix extract.{key or what + 's'}"
             )
     return sorted({index % n for index in chosen})
 
 
-def captured_forward(model, architecture, selection, positions, keys, inputs) -> AttentionCapture:
+def captured_forward(
+    model, architecture, selection, positions, keys, inputs, long=None
+) -> AttentionCapture:
     """Run the base model on `inputs` under an AttentionCapture (no LM head: no (n, vocabulary)
     logits) and return the capture. A model that runs one attention module for several layers
     (ALBERT) is run once more with one layer per call, so that every layer is kept."""
     counts = None  # layers per section: one per attention module until the calls are known
     while True:
-        capture = AttentionCapture(model, architecture, selection, positions, keys, counts)
+        fresh = [replace(s, sections={}) if s else None for s in long or [None] * len(positions)]
+        capture = AttentionCapture(model, architecture, selection, positions, keys, counts, fresh)
         with torch.no_grad(), capture:
             capture.take_outputs(model.base_model(**inputs, output_attentions=True))
         if not capture.rerun:

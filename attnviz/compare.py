@@ -110,7 +110,7 @@ def _select(data: ViewData, layer: int, head: int | None, model: str) -> tuple[n
             f"layers; choose -{layers}..{layers - 1}"
         )
     if head is None or data.heads == ["mean"]:
-        return data.attention[layer].mean(axis=0), "mean"
+        return data.mean_map(layer), "mean"
     if head not in range(heads):
         raise AttnvizError(
             f"comparison head {head} is out of range for '{model}', which stores {heads} heads; "

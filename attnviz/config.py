@@ -141,6 +141,14 @@ class ExtractConfig:
     seed: int = 0
     truncate: bool = False  # cut prompts longer than the model's positions instead of failing
     batch_size: int = 1  # prompts per captured forward pass (right-padded); >1 pays on a GPU
+    # Long prompts (more tokens than full_max_tokens) are reduced while they are captured:
+    # head statistics, max-pooled maps of at most map_size x map_size, the top_cells exact
+    # cells of each head, generated rows and the full_layers x full_heads named in full.
+    full_max_tokens: int = 1024
+    map_size: int = 512
+    top_cells: int = 32
+    full_layers: list[int] = field(default_factory=list)  # layers kept in full when long
+    full_heads: list[int] | None = None  # their heads (null: all)
 
 
 @dataclass
@@ -419,6 +427,9 @@ def check_extract(extract: ExtractConfig, where: str = "config: extract") -> Ext
         raise AttnvizError(f"{where}.batch_size must be at least 1")
     if extract.max_new_tokens < 1:
         raise AttnvizError(f"{where}.max_new_tokens must be at least 1")
+    for key, least in (("full_max_tokens", 1), ("map_size", 2), ("top_cells", 1)):
+        if getattr(extract, key) < least:
+            raise AttnvizError(f"{where}.{key} is {getattr(extract, key)}; choose at least {least}")
     return extract
 
 

@@ -20,6 +20,7 @@ import torch
 import transformers
 
 import attnviz
+from attnviz import config as configs
 from attnviz.capture import Selection, captured_forward
 from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
@@ -27,6 +28,7 @@ from attnviz.families import check_family
 from attnviz.gguf import file_sha256
 from attnviz.models import load_model
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
+from attnviz.reduce import long_spec
 
 _STORAGE = {"float16": torch.float16, "float32": torch.float32}
 _SPACE_MARKERS = ("Ġ", "▁")  # byte-level BPE and SentencePiece word starts
@@ -166,6 +168,7 @@ def extract_records(
     meta: dict,
 ) -> list[dict]:
     """Run `model` on prompts, captured in one right-padded forward pass; one record each."""
+    configs.check_extract(settings, "extract")
     check_family(model.config)  # before anything runs
     device = next(model.parameters()).device
     items = [_prepare(model, tokenizer, p, architecture, settings) for p in prompts]
@@ -182,10 +185,14 @@ def extract_records(
     selection = Selection(
         settings.layers, settings.heads, settings.head_mean, _STORAGE[settings.storage_dtype]
     )
+    long = [
+        long_spec(settings, kept, architecture, item.segments, item.special, item.target_special)
+        for item, kept in zip(items, positions, strict=True)
+    ]
     keys = {"self": ids.shape[1], "encoder": ids.shape[1], "cross": ids.shape[1]}
     if architecture == "encoder_decoder":
         keys["decoder"] = inputs["decoder_input_ids"].shape[1]
-    capture = captured_forward(model, architecture, selection, positions, keys, inputs)
+    capture = captured_forward(model, architecture, selection, positions, keys, inputs, long)
     model_meta = _model_meta(model, tokenizer, architecture, device)
     return [
         _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
@@ -216,9 +223,11 @@ def _record(item: _Prepared, tokenizer, attention, kept, capture, meta, settings
         )
     record.update(item.texts)
     record["segments"] = _kept_segments(item.segments, keep)
-    record["attention"] = attention
     record["layers"], record["heads"] = capture.layers, capture.heads
-    record["attention_scores"] = [layer.unsqueeze(0) for layer in attention[main]]  # (1, h, q, k)
+    if any(isinstance(value, dict) for value in attention.values()):  # long: attnviz.reduce
+        record["reduced"], attention = attention, {}
+    record["attention"] = attention
+    record["attention_scores"] = [x.unsqueeze(0) for x in attention.get(main, ())]  # (1, h, q, k)
     record["tokens_list"] = record["tokens"]
     prompt = asdict(item.prompt)
     record["meta"] = {

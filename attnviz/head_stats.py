@@ -73,44 +73,73 @@ def head_statistics(
 
     attention = torch.as_tensor(attention)
     layers, heads, n, k = attention.shape
-    square = n == k
-    positions = torch.arange(n, dtype=torch.float32)
-    allowed = positions + 1 if causal else torch.full((n,), float(k))  # keys each row may see
-    log_allowed = allowed.log()  # (n,)
-    special = torch.zeros(k) if special is None else torch.as_tensor(special).float()  # (k,)
-    generated = source_end is not None and source_end < n
-    sums = {name: torch.zeros(layers, heads, dtype=torch.float64) for name in STATISTICS}
+    sums = row_sums(layers, heads)
+    log_allowed, special = stream_inputs(n, k, causal, special)
     rows = max(1, _CHUNK_ELEMENTS // (heads * k))
     for layer in range(layers):
         for first in range(0, n, rows):
             last = min(n, first + rows)
             keys = last if causal else k  # a causal block attends no key after its last row
             block = attention[layer, :, first:last, :keys].float()  # (heads, rows, keys)
-            _add_block(sums, layer, block, first, log_allowed, special, source_end)
+            add_block(sums, layer, block, first, log_allowed, special, source_end, causal)
+    return finish_sums(sums, n, k, causal, source_end)
+
+
+def row_sums(layers: int, heads: int, device=None) -> dict:
+    """Zeroed sums over rows of every statistic: name -> (layers, heads) float64. Every
+    statistic is a sum over rows divided by a count, so a stream of row blocks (the capture
+    of a long prompt, attnviz.reduce) gives the same numbers as the whole matrix."""
+    import torch
+
+    return {
+        name: torch.zeros(layers, heads, dtype=torch.float64, device=device) for name in STATISTICS
+    }
+
+
+def stream_inputs(n: int, k: int, causal: bool, special=None, device=None):
+    """log(keys each row may see) (n,) and the special-token weights (k,) `add_block` takes."""
+    import torch
+
+    positions = torch.arange(n, dtype=torch.float32, device=device)
+    allowed = positions + 1 if causal else torch.full((n,), float(k), device=device)
+    if special is None:
+        return allowed.log(), torch.zeros(k, device=device)
+    return allowed.log(), torch.as_tensor(special).float().to(device)  # (n,), (k,)
+
+
+def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None) -> dict:
+    """The statistics from `row_sums` filled by every row of an (n, k) map: name ->
+    (layers, heads) float64 NumPy (NaN where no row counts)."""
+    generated = source_end is not None and source_end < n
+    allowed_rows = n - 1 if causal else (n if k > 1 else 0)  # rows with more than one key
     counts = {
-        "entropy": int((allowed > 1).sum()),
+        "entropy": allowed_rows,
         "previous_token": n - 1,
         "generated_to_source": n - source_end if generated else 0,
     }
-    if not square:
+    if n != k:
         counts.update(dict.fromkeys(_POSITIONAL, 0))
     return {
-        name: (total / counts.get(name, n)).numpy()
+        name: (total.cpu() / counts.get(name, n)).numpy()
         if counts.get(name, n)
-        else np.full((layers, heads), np.nan)
+        else np.full(tuple(total.shape), np.nan)
         for name, total in sums.items()
     }
 
 
-def _add_block(sums, layer, block, first, log_allowed, special, source_end) -> None:
-    """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`."""
+def add_block(sums, layer, block, first, log_allowed, special, source_end, causal) -> None:
+    """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`; `block`
+    (heads, rows, keys) float32 on any device (keys may stop after a causal block's last row;
+    a `causal` block is zero after each row's own key)."""
     import torch
 
     rows, keys = block.shape[1:]
     last = first + rows
     mass = block.sum(-1)  # (heads, rows)
-    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s
-    entropy = mass.log() + torch.special.entr(block).sum(-1) / mass  # (heads, rows)
+    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s; a zero weight gives
+    # 0 * log(1e-38) = 0, and a vectorised log and a product beat torch.special.entr 2:1
+    a_log_a = torch.einsum("hrk,hrk->hr", block, torch.log(block + 1e-38))  # (heads, rows)
+    entropy = mass.log() - a_log_a / mass
     usable = log_allowed[first:last] > 0  # rows with more than one key to choose from
     sums["entropy"][layer] += (entropy[:, usable] / log_allowed[first:last][usable]).sum(-1)
     sums["sink_first"][layer] += block[:, :, 0].sum(-1)
@@ -118,9 +147,15 @@ def _add_block(sums, layer, block, first, log_allowed, special, source_end) -> N
     # diagonal offsets in block coordinates: row i of the block is token first + i
     sums["previous_token"][layer] += block.diagonal(first - 1, 1, 2).sum(-1)
     sums["diagonal"][layer] += block.diagonal(first, 1, 2).sum(-1)
-    tokens = torch.arange(first, last, dtype=torch.float32)
-    apart = (tokens[:, None] - torch.arange(keys, dtype=torch.float32)).abs()  # (rows, keys)
-    sums["distance"][layer] += (block * apart).sum((-2, -1))
+    tokens = torch.arange(first, last, dtype=torch.float32, device=block.device)
+    keys_at = torch.arange(keys, dtype=torch.float32, device=block.device)
+    # sum_j a_ij |i - j| = sum_j a_ij (i - j) + 2 sum_(j > i) a_ij (j - i): one matrix
+    # product, and the second term only where keys after the query exist
+    signed = tokens * mass - block @ keys_at  # (heads, rows)
+    if not causal and keys > first + 1:  # keys after the query exist
+        ahead = (keys_at[None, :] - tokens[:, None]).clamp_(min=0)  # (rows, keys)
+        signed += 2 * (block * ahead).sum(-1)
+    sums["distance"][layer] += signed.sum(-1)
     if source_end is not None and last > source_end:
         sums["generated_to_source"][layer] += block[
             :, max(0, source_end - first) :, :source_end
@@ -137,6 +172,14 @@ def is_causal(record: dict, section: str) -> bool:
 def record_head_stats(record: dict) -> dict[str, SectionStats]:
     """The statistics of every attention section of `record`, by section."""
     result = {}
+    if "reduced" in record:  # a long prompt: statistics computed while it was captured
+        return {
+            section: SectionStats(
+                {name: values.numpy() for name, values in part["stats"].items()},
+                *stored_labels(record, section, *part["stats"]["entropy"].shape),
+            )
+            for section, part in record["reduced"].items()
+        }
     for section in SECTIONS:
         if section not in record["attention"]:
             continue

@@ -51,7 +51,23 @@ def record_rollout(record: dict, section: str) -> torch.Tensor:
     (`extract.layers` set) is an error; one that stores some heads only (`extract.heads`,
     or their mean with `head_mean`) is rolled out with the mean of the heads it holds.
     """
-    attention = record["attention"][section]  # (layers, heads, n, n)
+    _check_every_layer(record, section)
+    return attention_rollout(record["attention"][section])  # (layers, heads, n, n)
+
+
+def block_rollout(record: dict, section: str) -> torch.Tensor:
+    """The rollout of a long record (attnviz.reduce) on its blocks of tokens: (layers, m, m).
+
+    Each layer's block means of the head mean (a block row: the mean of its tokens' rows;
+    a block column: the sum of its tokens' columns, so rows still sum to 1) are multiplied
+    as the token maps would be. It is the rollout of a token that stands for its block:
+    exact where the tokens of a block attend alike, an approximation otherwise.
+    """
+    _check_every_layer(record, section)
+    return attention_rollout(torch.stack(record["reduced"][section]["block_mean"])[:, None])
+
+
+def _check_every_layer(record: dict, section: str) -> None:
     stored = record.get("layers", {}).get(section)
     chosen = record["meta"].get("settings", {}).get("layers")
     if chosen is not None or (stored is not None and stored != list(range(len(stored)))):
@@ -60,4 +76,3 @@ def record_rollout(record: dict, section: str) -> torch.Tensor:
             f"holds {section} layers {stored if stored is not None else chosen} only; extract "
             "it again with extract.layers=null (every layer)"
         )
-    return attention_rollout(attention)

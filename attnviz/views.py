@@ -125,6 +125,15 @@ class ViewData:
     row_special: list[bool] | None = None  # special tokens ([CLS], <s>, ...): bold labels
     col_special: list[bool] | None = None
     question_end: int | None = None  # question_context: the first context token
+    # a long record (attnviz.long_views): rows and columns are blocks of tokens
+    head_mean: np.ndarray | None = None  # (layers, q, k) max-pooled mean over heads
+    top: list | None = None  # [layer][head, then the mean]: exact top cells (long_views)
+
+    def mean_map(self, layer: int) -> np.ndarray:
+        """The mean over heads of stored layer `layer`, (q, k)."""
+        if self.head_mean is not None:
+            return self.head_mean[layer]
+        return self.attention[layer].mean(axis=0)
 
 
 def view_data(
@@ -148,6 +157,10 @@ def view_data(
         )
     rows_at = part_slice(record, spec.row_part, view)
     cols_at = part_slice(record, spec.col_part, view)
+    if "reduced" in record:  # a long prompt: pooled maps
+        from attnviz.long_views import long_view_data
+
+        return long_view_data(record, view, ignore_first_token, word_level)
     if spec.rollout:  # (layers, 1, n, n): the rollout after each layer stands in for the heads
         from attnviz.rollout import record_rollout  # torch: not imported where config is parsed
 

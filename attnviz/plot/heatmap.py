@@ -51,6 +51,24 @@ def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray,
     return np.ma.masked_invalid(np.where(np.isneginf(blocks), np.nan, blocks)), f
 
 
+ROBUST_CELLS = 10_000  # maps with at least this many visible cells get a robust upper limit
+ROBUST_PERCENTILE = 99.0
+PIXELS_PER_INCH = 120  # pooled image cells per inch of panel: each cell stays visible on screen
+
+
+def colour_limits(visible: np.ndarray) -> tuple[float, float]:
+    """A colour scale that follows the data: min to max, but for a long map (ROBUST_CELLS
+    cells or more) the top ROBUST_PERCENTILE-th percentile, so that a few sink cells near 1
+    do not leave every other cell dark (they show at the top colour)."""
+    if not visible.size:
+        return 0.0, 1.0
+    lo, hi = float(visible.min()), float(visible.max())
+    if visible.size >= ROBUST_CELLS:
+        robust = float(np.percentile(visible, ROBUST_PERCENTILE))
+        hi = robust if robust > lo else hi
+    return lo, hi
+
+
 def contrasting_colours(image, values: np.ndarray) -> np.ndarray:
     """Black or white, whichever reads better on the colour `image` gives each of `values`."""
     rgb = np.asarray(image.cmap(image.norm(values)))[..., :3]
@@ -103,9 +121,12 @@ def heatmap(
         )
     q, k = matrix.shape
     data = np.ma.masked_array(matrix, mask=causal_mask(q, k) if causal else False)
-    visible = data.compressed()
-    lo = vmin if vmin is not None else (float(visible.min()) if visible.size else 0.0)
-    hi = vmax if vmax is not None else (float(visible.max()) if visible.size else 1.0)
+    box = ax.get_position()
+    inches = min(box.width * ax.figure.get_figwidth(), box.height * ax.figure.get_figheight())
+    shown, f = pooled(data, max(2, min(max_pixels, int(inches * PIXELS_PER_INCH))))
+    low, high = colour_limits(shown.compressed())  # of what is shown: peaks kept by max pooling
+    lo = vmin if vmin is not None else low
+    hi = vmax if vmax is not None else high
     hi = hi if hi > lo else lo + 1e-9
     norm = Normalize(lo, hi) if gamma == 1.0 else PowerNorm(gamma, vmin=lo, vmax=hi)
     colours = colormaps[cmap].with_extremes(bad="white")
@@ -116,7 +137,6 @@ def heatmap(
         ax.set_xlim(col_edges[0], col_edges[-1])
         ax.set_ylim(row_edges[-1], row_edges[0])
     else:
-        shown, f = pooled(data, max_pixels)
         extent = (-0.5, shown.shape[1] * f - 0.5, shown.shape[0] * f - 0.5, -0.5)
         image = ax.imshow(
             shown, cmap=colours, norm=norm, interpolation="nearest", aspect="auto", extent=extent
@@ -124,6 +144,8 @@ def heatmap(
         ax.set_xlim(-0.5, k - 0.5)
         ax.set_ylim(q - 0.5, -0.5)
         row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
+    for spine in ax.spines.values():  # the frame outside the image: edge cells stay visible
+        spine.set_position(("outward", 1.5))
     marked_rows = {r for r, _ in highlight}
     marked_cols = {c for _, c in highlight}
     for axis, labels, edges, special, marked, shown in (
@@ -157,11 +179,14 @@ def heatmap(
     if title:
         ax.set_title(title, fontsize=font_size + 2)
     if colorbar:
-        panel_colorbar(image, font_size)
+        extend = "max" if vmax is None and hi < high else "neither"
+        panel_colorbar(image, font_size, extend)
     return image
 
 
-def panel_colorbar(image, font_size: float, fraction: float = 0.046, pad: float = 0.02):
+def panel_colorbar(
+    image, font_size: float, extend: str = "neither", fraction: float = 0.046, pad: float = 0.02
+):
     """A colour bar right of the image's axes, which give up `fraction` + `pad` of their width
     (as `Figure.colorbar(ax=...)` does, without re-planning the figure's grid). On a linear
     scale its colours are one image, not 256 vector cells or a raster that needs a page-sized
@@ -173,7 +198,7 @@ def panel_colorbar(image, font_size: float, fraction: float = 0.046, pad: float 
     cax = ax.figure.add_axes(where, label="<colorbar>")
     cax.set_box_aspect(20)
     cax.set_anchor((0.0, 0.5))
-    bar = ax.figure.colorbar(image, cax=cax)
+    bar = ax.figure.colorbar(image, cax=cax, extend=extend)
     if type(image.norm) is Normalize:  # the bar is linear in the values: one image fills it
         bar.solids.remove()
         solids = BboxImage(cax.bbox, cmap=image.cmap, norm=image.norm, origin="lower")

@@ -20,7 +20,7 @@ from attnviz.analysis import check_regions, find_regions, top_cells
 from attnviz.atomic import atomic_path
 from attnviz.config import LAYOUTS, PlotConfig
 from attnviz.errors import AttnvizError
-from attnviz.plot.heatmap import causal_mask, contrasting_colours, heatmap
+from attnviz.plot.heatmap import causal_mask, colour_limits, contrasting_colours, heatmap
 from attnviz.views import ViewData
 
 RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
@@ -37,15 +37,30 @@ class Panel:
     row_special: list[bool] | None
     col_special: list[bool] | None
     causal: bool
+    top: list | None = None  # a long record's exact top cells: (row, col, score, label)
+    wide_first: bool = False  # draw column 0 (a long record's first token) wider
 
 
-def panels_of(data: ViewData, matrices: list[tuple[np.ndarray, str]]) -> list[Panel]:
-    return [
-        Panel(
-            m, t, data.row_tokens, data.col_tokens, data.row_special, data.col_special, data.causal
+def panels_of(data: ViewData, matrices: list[tuple]) -> list[Panel]:
+    """A panel per (matrix, title) or (matrix, title, (stored layer, head or -1 for the
+    mean)), the last with the exact top cells a long record holds for that head."""
+    panels = []
+    for matrix, title, *which in matrices:
+        top = data.top[which[0][0]][which[0][1]] if which and data.top is not None else None
+        panels.append(
+            Panel(
+                matrix,
+                title,
+                data.row_tokens,
+                data.col_tokens,
+                data.row_special,
+                data.col_special,
+                data.causal,
+                top,
+                data.head_mean is not None,
+            )
         )
-        for m, t in matrices
-    ]
+    return panels
 
 
 def panel_grid(
@@ -106,8 +121,7 @@ def _scale(panels: list[Panel], style: PlotConfig) -> tuple[float | None, float 
     if style.scale == "fixed":
         return style.vmin, style.vmax
     if style.scale == "figure":
-        values = np.concatenate([_visible(p) for p in panels])
-        return float(values.min()), float(values.max())
+        return colour_limits(np.concatenate([_visible(p) for p in panels]))
     return None, None
 
 
@@ -144,13 +158,20 @@ def draw_panel(
     drawn = {"cells": [], "boxes": []}
     options = heatmap_options(panel, style, vmin, vmax)
     options["ticks"] = ticks
+    if panel.wide_first:  # the first token, a sink at every length: 2 % of the width at least
+        options.update(col_edges=_enlarged_edges(k, {0}, max(1.0, 0.02 * k)))
     if variant == "top_cells":
-        cells = top_cells(panel.matrix, style.top_n, masked)
+        if panel.top is not None:  # a long record: its exact cells, in the blocks drawn
+            cells = list(dict.fromkeys((r, c) for r, c, _, _ in panel.top[: style.top_n]))
+        else:
+            cells = top_cells(panel.matrix, style.top_n, masked)
         drawn["cells"] = cells
         options.update(
             highlight=cells,
             row_edges=_enlarged_edges(q, {r for r, _ in cells}, style.enlarged_size),
-            col_edges=_enlarged_edges(k, {c for _, c in cells}, style.enlarged_size),
+            col_edges=_enlarged_edges(
+                k, {c for _, c in cells} | ({0} if panel.wide_first else set()), style.enlarged_size
+            ),
         )
     drawn["image"] = image = heatmap(
         panel.matrix, panel.row_tokens, panel.col_tokens, ax, **options
@@ -169,6 +190,8 @@ def draw_panel(
                 fontsize=style.font_size - 1,
                 color=str(contrasting_colours(image, value)),
             )
+    if variant == "top_cells" and panel.top is not None:
+        exact_scores(ax, panel.top[: style.top_n], style)
     if variant in ("top_cells", "regions"):
         boxes = check_regions([tuple(r) for r in style.regions], (q, k))
         if variant == "regions":
@@ -176,6 +199,21 @@ def draw_panel(
         drawn["boxes"] = draw_boxes(ax, boxes, rows, cols, style)
     axis_titles(ax, style)
     return drawn
+
+
+def exact_scores(ax, top: list, style: PlotConfig) -> None:
+    """The exact scores of a long record's top cells, listed in the panel's corner."""
+    lines = [f"{label[:40]}  {score:.3f}" for _, _, score, label in top]
+    ax.text(
+        0.98,
+        0.02,
+        "\n".join(lines),
+        transform=ax.transAxes,
+        ha="right",
+        va="bottom",
+        fontsize=style.font_size - 1,
+        bbox=dict(boxstyle="round,pad=0.2", facecolor="white", alpha=0.8, linewidth=0),
+    )
 
 
 def axis_titles(ax, style: PlotConfig) -> None:
@@ -241,7 +279,7 @@ def grid_figure(
 def layer_average_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
     """One panel per layer, each the mean over that layer's heads."""
     matrices = [
-        (data.attention[i].mean(axis=0), f"layer {layer}") for i, layer in enumerate(data.layers)
+        (data.mean_map(i), f"layer {layer}", (i, -1)) for i, layer in enumerate(data.layers)
     ]
     return [grid_figure(panels_of(data, matrices), style, f"{title}: mean over heads", variant)]
 
@@ -250,7 +288,7 @@ def head_figures(data: ViewData, style: PlotConfig, title: str, variant: str):
     """One page per layer, one panel per head."""
     for i, layer in enumerate(data.layers):
         matrices = [
-            (data.attention[i, j], f"layer {layer}, head {head}")
+            (data.attention[i, j], f"layer {layer}, head {head}", (i, j))
             for j, head in enumerate(data.heads)
         ]
         yield grid_figure(panels_of(data, matrices), style, f"{title}: layer {layer}", variant)
@@ -261,13 +299,13 @@ def chosen_head_figures(
 ):
     """One page of chosen heads: (stored layer, stored head, why it was chosen) each."""
     matrices = [
-        (data.attention[i, j], f"layer {data.layers[i]}, head {data.heads[j]}: {why}")
+        (data.attention[i, j], f"layer {data.layers[i]}, head {data.heads[j]}: {why}", (i, j))
         for i, j, why in chosen
     ]
     return [grid_figure(panels_of(data, matrices), style, title, variant)]
 
 
-def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str]:
+def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str, tuple]:
     layers = len(data.layers)
     if not -layers <= style.layer < layers:
         raise AttnvizError(
@@ -276,13 +314,14 @@ def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str]:
         )
     i = style.layer % layers
     if style.head is None or data.heads == ["mean"]:
-        return data.attention[i].mean(axis=0), f"layer {data.layers[i]}, mean over heads"
+        return data.mean_map(i), f"layer {data.layers[i]}, mean over heads", (i, -1)
     if style.head not in range(len(data.heads)):
         raise AttnvizError(
             f"plot.head is {style.head} but the record holds {len(data.heads)} heads; "
             f"choose 0..{len(data.heads) - 1} or null for the mean"
         )
-    return data.attention[i, style.head], f"layer {data.layers[i]}, head {data.heads[style.head]}"
+    title = f"layer {data.layers[i]}, head {data.heads[style.head]}"
+    return data.attention[i, style.head], title, (i, style.head)
 
 
 def single_figures(
@@ -290,14 +329,14 @@ def single_figures(
 ):
     """One (layer, head) panel; for question_context, IzzyViz's five panels. `titles` names
     the panels (one, or five) instead of the defaults."""
-    matrix, label = _single_matrix(data, style)
+    matrix, label, which = _single_matrix(data, style)
     count = 1 if data.question_end is None else 5
     if titles is not None and len(titles) != count:
         raise AttnvizError(
             f"plot_titles has {len(titles)} titles but this figure has {count} panels; give {count}"
         )
     if data.question_end is None:
-        panels = panels_of(data, [(matrix, titles[0] if titles else label)])
+        panels = panels_of(data, [(matrix, titles[0] if titles else label, which)])
         return [grid_figure(panels, style, title, variant)]
     end, rows, cols = data.question_end, data.row_tokens, data.col_tokens
     q, c = slice(None, end), slice(end, None)

@@ -92,6 +92,8 @@ def record_figures(
         record, view, style.ignore_first_token, style.renormalize, word_level=style.word_level
     )
     title = figure_title(record, view) + (" (words)" if style.word_level else "")
+    if "reduced" in record:  # a long record: say how its maps are pooled
+        title = title.replace(VIEWS[view].title, data.title)
     if layout == "heads" and style.heads != ALL_HEADS:
         stats = (head_stats or {}).get(VIEWS[view].section)
         chosen = chosen_heads(record, view, style, stats)

@@ -75,10 +75,18 @@ def model_folder(wildcards):
     return [] if model.hub_id is not None else [model_source(model)]
 
 
-def extraction_mem_mb(wildcards, attempt):
-    """Scales with the model's weights, and with each retry."""
-    model = SWEEP.models[wildcards.model]
-    return resources.extraction_mem_mb(model, model_source(model), attempt)
+def extraction_mem_mb(prompt_set):
+    """Memory of an extraction job of `prompt_set`: scales with the model's weights, with
+    the prompts' length, and with each retry."""
+    prompts = SWEEP.prompt_sets[prompt_set].prompts
+
+    def mem_mb(wildcards, attempt):
+        model = SWEEP.models[wildcards.model]
+        return resources.extraction_mem_mb(
+            model, model_source(model), attempt, prompts, SWEEP.config.extract
+        )
+
+    return mem_mb
 
 
 def extraction_gpus(wildcards):

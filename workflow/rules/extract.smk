@@ -17,7 +17,7 @@ for prompt_set in SWEEP.prompt_sets:
             CONDA_ENV
         threads: 2
         resources:
-            mem_mb=extraction_mem_mb,
+            mem_mb=extraction_mem_mb(prompt_set),
             gpu=extraction_gpus,
         params:
             model=model_params,
