@@ -23,6 +23,7 @@ from conftest import REPO, workflow_command
 SCRIPT = REPO / "scripts" / "local_slurm.sh"
 STATE = Path(os.environ.get("ATTNVIZ_SLURM_DIR", "/tmp/attnviz-slurm"))
 DAEMONS = ("slurmctld", "slurmd")
+GROUPS = ("draw_set", "finish")  # workflow/rules/*.smk
 
 
 def running_daemons() -> list[str]:
@@ -62,9 +63,13 @@ def sweep_command(workdir: Path, *config: str) -> list[str]:
 
 
 def submitted_jobs(output: str) -> dict[int, str]:
-    """SLURM job id -> rule, from Snakemake's 'submitted with SLURM jobid' lines."""
-    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/rule_(\w+)/", output)
-    return {int(job): rule for job, rule in found}
+    """SLURM job id -> rule (or group of rules: draw_set, finish), from Snakemake's
+    'submitted with SLURM jobid' lines (a group's log folder is group_<group>_<its rules>)."""
+    found = re.findall(r"SLURM jobid (\d+) \(log: \S*/(rule|group)_(\w+)/", output)
+    return {
+        int(job): name if kind == "rule" else next(g for g in GROUPS if name.startswith(g + "_"))
+        for job, kind, name in found
+    }
 
 
 def check_records(workdir: Path) -> list[Path]:
@@ -90,13 +95,13 @@ def test_sweep_runs_as_slurm_jobs(cluster, tmp_path):
     assert run.returncode == 0, output[-3000:]
     assert (tmp_path / "results" / "report.pdf").stat().st_size > 0
     assert (tmp_path / "results" / "index.html").exists()
-    # Every job was a SLURM job: 2 extractions, 6 figures (4 views, 2 rollouts), 2 head
-    # statistics and their table, 2 comparison figures, the report and the index.
+    # Every job was a SLURM job: per model (2) and prompt set (1) its extraction and one job for
+    # its head statistics and figures (group draw_set), then one for the comparisons, the
+    # sweep's table, the report and the index (group finish): models x sets x 2 + 1.
     jobs = submitted_jobs(output)
     rules = sorted(jobs.values())
-    assert rules.count("extract_attention_tiny") == 2 and rules.count("plot_layer_average") == 6
-    assert rules.count("compute_head_stats") == 2 and rules.count("plot_comparison") == 2
-    assert {"collect_head_stats", "build_report", "build_index"} <= set(rules)
+    assert rules == ["draw_set"] * 2 + ["extract_attention_tiny"] * 2 + ["finish"]
+    assert len(jobs) <= 2 * 1 * 2 + 3
     controller = (cluster / "slurmctld.log").read_text()
     for job in jobs:
         assert re.search(rf"JobId={job}\b", controller), f"slurmctld never saw job {job}"
@@ -158,6 +163,9 @@ def test_cancelled_extraction_is_retried_and_leaves_valid_records(cluster, tmp_p
     jobs = submitted_jobs(output)
     extractions = sorted(job for job, rule in jobs.items() if rule == "extract_attention_many")
     assert extractions[0] == int(cancelled) and len(extractions) == 2, "one retry"
+    # 60 prompts, and still one job per (model, prompt set) for the figures: 1 x 1 x 2 + 1
+    assert sorted(set(jobs.values())) == ["draw_set", "extract_attention_many", "finish"]
+    assert len(jobs) - 1 <= 1 * 1 * 2 + 3  # the retry aside
     assert "attempt 2" in output or "Trying to restart job" in output
     assert (tmp_path / "results" / "report.pdf").exists()
     assert len(check_records(tmp_path)) == count

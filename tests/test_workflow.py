@@ -97,9 +97,8 @@ def test_records_are_cached_per_prompt_and_load_safely(smoke):
 def test_every_job_writes_a_log(smoke):
     logs = smoke / "results" / "logs"
     assert (logs / "extract_attention" / "minilm" / "tiny.log").is_file()
-    assert (
-        logs / "plot_heads" / "t5_tiny" / "tiny" / "cat" / "cross_attention-plain.log"
-    ).is_file()
+    assert (logs / "plot_figures" / "t5_tiny" / "tiny.log").is_file()
+    assert (logs / "plot_comparisons" / "same_tokenizer" / "tiny.log").is_file()
     assert (logs / "build_report.log").is_file()
 
 
@@ -159,7 +158,9 @@ def test_question_context_experiment_plans_five_panel_figures_for_pairs_only(tmp
 
 
 def planned_jobs(workdir, overrides: str) -> dict[str, int]:
-    """{rule: jobs} that a dry run of the smoke sweep with `overrides` would run."""
+    """{rule: jobs} that a dry run of the smoke sweep with `overrides` would run; figures,
+    which batched jobs draw per (model, prompt set), count as plot_<layout> (or
+    plot_comparison) jobs each, as when each figure was a job of its own."""
     run = snakemake(workdir, "--dry-run", config=["experiment=smoke", f"overrides={overrides}"])
     assert run.returncode == 0, run.stderr[-2000:]
     jobs = {}
@@ -168,7 +169,16 @@ def planned_jobs(workdir, overrides: str) -> dict[str, int]:
             if not line.strip():
                 break
             rule, count = line.split()
-            jobs[rule] = int(count)
+            if not rule.startswith(("plot_figures_", "plot_comparisons_")):
+                jobs[rule] = int(count)
+    planned = dict(re.findall(r"\n\s*rule (plot_\w+):\n(?:.*\n)*?\s+output: (.*)", run.stdout))
+    for rule, outputs in planned.items():  # a job once, though a group lists it too
+        for path in outputs.split(", "):
+            path = path.removesuffix(" (update)")
+            if path.endswith(".pdf"):
+                figure = "plot_comparison" if rule.startswith("plot_comparisons_") else None
+                figure = figure or "plot_" + path.rsplit("/", 1)[1].split("-")[0]
+                jobs[figure] = jobs.get(figure, 0) + 1
     return jobs
 
 

@@ -42,7 +42,7 @@ def _figure(panel: Panel, style, title: str, ax=None):
     sized for the tokens (the title above it)."""
     if ax is not None:
         return ax.figure, ax
-    fig, [ax] = panel_grid([panel], style, title or "", per_row=1)
+    fig, [ax], _ = panel_grid([panel], style, title or "", per_row=1)
     return fig, ax
 
 

@@ -77,7 +77,7 @@ def comparison_figure(
     panel = Panel(matrices[0], _panel_title(kind, model_names), rows, cols, *special, causal=causal)
     # one panel, with room for the title and the models' names
     wide = replace(style, panel_inches=max(style.panel_inches, COMPARISON_INCHES))
-    fig, [ax] = panel_grid([panel], wide, title, per_row=1)
+    fig, [ax], _ = panel_grid([panel], wide, title, per_row=1)
     options = {**heatmap_options(panel, style), "colorbar": True}
     if kind == "difference":
         del options["cmap"]

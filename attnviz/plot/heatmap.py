@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
+from matplotlib.image import BboxImage
 
 from attnviz.errors import AttnvizError
 
@@ -96,6 +97,7 @@ def heatmap(
     row_edges: np.ndarray | None = None,
     col_edges: np.ndarray | None = None,
     max_pixels: int = 1200,
+    ticks: tuple[bool, bool] = (True, True),
 ):
     """Draw `matrix` (q, k) as an image on `ax` and return the image artist.
 
@@ -103,7 +105,9 @@ def heatmap(
     zeros; `gamma` != 1 uses a power norm; `vmin`/`vmax` fix the colour scale (else this
     panel's range). Tick labels thin out above `max_labels` tokens but always include the
     tokens of `highlight` cells, which are drawn red; special tokens are bold. `row_edges` and
-    `col_edges` (q + 1 and k + 1 increasing positions) give cells unequal sizes.
+    `col_edges` (q + 1 and k + 1 increasing positions) give cells unequal sizes. `ticks`:
+    whether the (x, y) axes carry ticks and labels (inner panels of a grid whose outer panels
+    label the same tokens carry none, which saves most of a grid's drawing time).
     """
     if ax is None:
         from matplotlib.figure import Figure
@@ -144,10 +148,13 @@ def heatmap(
         spine.set_position(("outward", 1.5))
     marked_rows = {r for r, _ in highlight}
     marked_cols = {c for _, c in highlight}
-    for axis, labels, edges, special, marked in (
-        (ax.xaxis, col_labels, col_edges, col_special, marked_cols),
-        (ax.yaxis, row_labels, row_edges, row_special, marked_rows),
+    for axis, labels, edges, special, marked, shown in (
+        (ax.xaxis, col_labels, col_edges, col_special, marked_cols, ticks[0]),
+        (ax.yaxis, row_labels, row_edges, row_special, marked_rows, ticks[1]),
     ):
+        if not shown:
+            axis.set_ticks([])
+            continue
         n = len(edges) - 1
         centers = (edges[:-1] + edges[1:]) / 2
         box = ax.get_position()
@@ -173,6 +180,29 @@ def heatmap(
         ax.set_title(title, fontsize=font_size + 2)
     if colorbar:
         extend = "max" if vmax is None and hi < high else "neither"
-        bar = ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.02, extend=extend)
-        bar.ax.tick_params(labelsize=font_size)
+        panel_colorbar(image, font_size, extend)
     return image
+
+
+def panel_colorbar(
+    image, font_size: float, extend: str = "neither", fraction: float = 0.046, pad: float = 0.02
+):
+    """A colour bar right of the image's axes, which give up `fraction` + `pad` of their width
+    (as `Figure.colorbar(ax=...)` does, without re-planning the figure's grid). On a linear
+    scale its colours are one image, not 256 vector cells or a raster that needs a page-sized
+    buffer of its own."""
+    ax = image.axes
+    box = ax.get_position()
+    ax.set_position([box.x0, box.y0, box.width * (1 - fraction - pad), box.height])
+    where = [box.x0 + box.width * (1 - fraction), box.y0, box.width * fraction, box.height]
+    cax = ax.figure.add_axes(where, label="<colorbar>")
+    cax.set_box_aspect(20)
+    cax.set_anchor((0.0, 0.5))
+    bar = ax.figure.colorbar(image, cax=cax, extend=extend)
+    if type(image.norm) is Normalize:  # the bar is linear in the values: one image fills it
+        bar.solids.remove()
+        solids = BboxImage(cax.bbox, cmap=image.cmap, norm=image.norm, origin="lower")
+        solids.set_data(np.linspace(image.norm.vmin, image.norm.vmax, 256)[:, None])  # (256, 1)
+        cax.add_artist(solids)  # not an AxesImage: the figure's images stay its heatmaps
+    bar.ax.tick_params(labelsize=font_size)
+    return bar

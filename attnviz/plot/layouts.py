@@ -94,26 +94,21 @@ def panel_grid(
     caption = 0.25  # inches at the bottom for the caption line
     height = top + rows * side + (rows - 1) * gap_y + labels + caption
     fig = Figure(figsize=(width, height))
-    axes = fig.subplots(
+    grid = fig.add_gridspec(
         rows,
         cols,
-        squeeze=False,
-        gridspec_kw=dict(
-            left=labels / width,
-            right=1 - right / width,
-            bottom=(labels + caption) / height,
-            top=1 - top / height,
-            wspace=gap_x / side,
-            hspace=gap_y / side,
-        ),
-    ).ravel()
-    for ax in axes[n:]:
-        ax.set_axis_off()
-    for i, ax in enumerate(axes[:n]):
-        if shared:
-            ax.tick_params(labelbottom=i + cols >= n, labelleft=i % cols == 0)
+        left=labels / width,
+        right=1 - right / width,
+        bottom=(labels + caption) / height,
+        top=1 - top / height,
+        wspace=gap_x / side,
+        hspace=gap_y / side,
+    )
+    axes = [fig.add_subplot(grid[i // cols, i % cols]) for i in range(n)]  # no empty slots
+    # (x, y) ticks and labels: with shared tokens, the bottom row's x and the left column's y
+    ticks = [(not shared or i + cols >= n, not shared or i % cols == 0) for i in range(n)]
     fig.suptitle(title, fontsize=style.font_size + 4, y=1 - 0.15 / height, va="top")
-    return fig, list(axes[:n])
+    return fig, axes, ticks
 
 
 def _visible(panel: Panel) -> np.ndarray:
@@ -153,13 +148,16 @@ def heatmap_options(panel: Panel, style: PlotConfig, vmin=None, vmax=None) -> di
     )
 
 
-def draw_panel(ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax) -> dict:
-    """Draw one panel with its highlight variant; returns what was drawn: the image, the
-    highlighted cells and the boxes (top, left, bottom, right)."""
+def draw_panel(
+    ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax, ticks=(True, True)
+) -> dict:
+    """Draw one panel with its highlight variant, with (x, y) `ticks` or not; returns what
+    was drawn: the image, the highlighted cells and the boxes (top, left, bottom, right)."""
     q, k = panel.matrix.shape
     masked = causal_mask(q, k) if panel.causal else None
     drawn = {"cells": [], "boxes": []}
     options = heatmap_options(panel, style, vmin, vmax)
+    options["ticks"] = ticks
     if panel.wide_first:  # the first token, a sink at every length: 2 % of the width at least
         options.update(col_edges=_enlarged_edges(k, {0}, max(1.0, 0.02 * k)))
     if variant == "top_cells":
@@ -262,10 +260,11 @@ def grid_figure(
 ) -> Figure:
     """Panels in a grid, one colour scale per panel, per figure or fixed (style.scale)."""
     # top cells enlarge different rows in each panel: each panel labels its own
-    fig, axes = panel_grid(panels, style, title, per_row, own_labels=variant == "top_cells")
+    fig, axes, ticks = panel_grid(panels, style, title, per_row, variant == "top_cells")
     vmin, vmax = _scale(panels, style)
     drawn = [
-        draw_panel(ax, p, style, variant, vmin, vmax) for ax, p in zip(axes, panels, strict=True)
+        draw_panel(ax, p, style, variant, vmin, vmax, shown)
+        for ax, p, shown in zip(axes, panels, ticks, strict=True)
     ]
     if style.scale != "panel":  # one colorbar for the figure, right of the grid
         boxes = [ax.get_position() for ax in axes]
@@ -376,9 +375,10 @@ def layout_figures(
 
 
 def save_figures(
-    figures, path: str | os.PathLike, title: str | None = None, dpi: int = 200
+    figures, path: str | os.PathLike, title: str | None = None, dpi: int = 200, key=None
 ) -> None:
-    """Write figures atomically and byte-reproducibly: every page of one PDF, or one PNG/SVG."""
+    """Write figures atomically and byte-reproducibly: every page of one PDF (its metadata
+    stamped with `key`, what it was drawn from, if given), or one PNG/SVG."""
     suffix = os.path.splitext(str(path))[1].lower().lstrip(".")
     if suffix not in ("pdf", "png", "svg", "jpg"):
         raise AttnvizError(f"cannot write '{path}': use a .pdf, .png, .svg or .jpg file name")
@@ -396,6 +396,8 @@ def save_figures(
     }[suffix]
     if title and suffix == "pdf":
         metadata["Title"] = title
+    if key and suffix == "pdf":
+        metadata["Keywords"] = f"attnviz-key {key}"
     with matplotlib.rc_context(RC), atomic_path(path) as tmp:
         if suffix == "pdf":
             with PdfPages(tmp, metadata=metadata) as pdf:

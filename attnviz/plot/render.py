@@ -22,6 +22,7 @@ from attnviz.head_stats import (
 from attnviz.plot.comparison import aligned_figure
 from attnviz.plot.head_summary import head_summary_figure
 from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
+from attnviz.plot.thumbnail import save_thumbnail
 from attnviz.record import load_record
 from attnviz.views import VIEWS, view_data
 
@@ -125,10 +126,19 @@ def render_figure(
     _save(figures, out_path, figure_title(record, view), style.dpi, thumbnail)
 
 
-def _save(figures, out_path, title: str, dpi: int, thumbnail=None) -> None:
-    save_figures(figures, out_path, title, dpi)
-    if thumbnail is not None:  # the first page, small, for the HTML index
-        save_figures(figures[:1], thumbnail, title, dpi=THUMBNAIL_DPI)
+def draw_record_figure(
+    record: dict, task, style: PlotConfig, stats: dict[str, SectionStats] | None, key: str
+) -> None:
+    """Draw one figure of a loaded record as `task` (attnviz.plot.batch.FigureTask) says, into
+    its files, the PDF stamped with `key`."""
+    figures = record_figures(record, task.view, task.layout, style, task.variant, stats)
+    _save(figures, task.figure, figure_title(record, task.view), style.dpi, task.thumbnail, key)
+
+
+def _save(figures, out_path, title: str, dpi: int, thumbnail=None, key=None) -> None:
+    if thumbnail is not None:  # the first page's heatmaps, small, for the HTML index
+        save_thumbnail(figures[0], thumbnail, THUMBNAIL_DPI)
+    save_figures(figures, out_path, title, dpi, key)  # last: a stamped PDF means both are whole
 
 
 def render_head_summary(
@@ -172,10 +182,11 @@ def render_comparison(
     out_path: str | os.PathLike,
     thumbnail: str | os.PathLike | None = None,
     expected: list[dict] | None = None,
+    key: str | None = None,
 ) -> None:
     """Compare one prompt's records of several models (`settings`: layer, head, word_level of
     a comparison config) as `kind` (difference, circles, stability, evolution); `expected`:
-    what each record must have been made for."""
+    what each record must have been made for; the PDF stamped with `key` if given."""
     expected = expected or [None] * len(record_paths)
     records = [load_record(p, e) for p, e in zip(record_paths, expected, strict=True)]
     aligned = align(
@@ -198,4 +209,4 @@ def render_comparison(
         )
     )
     text = f"{layer}, {head}, {aligned.level}s | models {models} | prompt '{aligned.prompt_id}'"
-    _save(_captioned([fig], text), out_path, title, style.dpi, thumbnail)
+    _save(_captioned([fig], text), out_path, title, style.dpi, thumbnail, key)

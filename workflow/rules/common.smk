@@ -8,8 +8,8 @@ from pathlib import Path
 import yaml
 
 from attnviz import resources
-from attnviz.compare import KIND_TITLES, KINDS
-from attnviz.config import DEMO_MODELS, LAYOUTS, VARIANTS, cached_sweep, model_source
+from attnviz.compare import KIND_TITLES
+from attnviz.config import DEMO_MODELS, cached_sweep, model_source
 from attnviz.errors import AttnvizError
 from attnviz.head_stats import selection_title
 from attnviz.report import ALL_PROMPTS, COMPARISON
@@ -46,12 +46,7 @@ wildcard_constraints:
     model="|".join(map(re.escape, SWEEP.models)),
     prompt_set="|".join(map(re.escape, SWEEP.prompt_sets)),
     prompt=r"[A-Za-z0-9][A-Za-z0-9_.-]*",
-    view="|".join(VIEWS),
-    layout="|".join(LAYOUTS),
-    variant="|".join(VARIANTS),
     demo="|".join(DEMO_MODELS),
-    comparison="|".join(map(re.escape, SWEEP.config.comparison)) or "(?!)",
-    kind="|".join(KINDS),
 
 
 def record_paths(prompt_set):
@@ -98,34 +93,39 @@ def extraction_gpus(wildcards):
     return resources.extraction_gpus(SWEEP.models[wildcards.model])
 
 
-def plot_mem_mb(wildcards, input, attempt):
-    return resources.plot_mem_mb(list(input), attempt)
-
-
 def stats_mem_mb(wildcards, input, attempt):
-    return resources.stats_mem_mb(list(input), attempt)
+    """Records are read one at a time: the largest one counts."""
+    return resources.stats_mem_mb(list(input.records), attempt)
 
 
-def set_records(wildcards):
-    """Every record of one model on one prompt set."""
-    return expand(record_paths(wildcards.prompt_set), model=wildcards.model)
+def comparison_mem_mb(wildcards, input, attempt):
+    """One prompt's records of the compared models at a time: the largest times the models."""
+    models = len({Path(record).parts[1] for record in input.records})
+    return resources.stats_mem_mb(list(input.records), attempt) * models
+
+
+def set_records_of(wildcards):
+    """Every record of one model on one prompt set (a rule with wildcards)."""
+    return set_records(wildcards.model, wildcards.prompt_set)
+
+
+def set_records(model, prompt_set):
+    return expand(record_paths(prompt_set), model=model)
 
 
 HEAD_STATS = "results/{model}/{prompt_set}/head_stats.csv"
 
 
-def head_stats_table(wildcards):
-    """The heads layout picks its heads (plot.heads) by the model's head statistics."""
-    if SWEEP.config.plot.heads == "all":
-        return []
-    return HEAD_STATS.format(model=wildcards.model, prompt_set=wildcards.prompt_set)
+def rule_name(verb_object, *names):
+    """The name of the job of a (model or comparison, prompt set): plot_figures_minilm_demo."""
+    return "_".join([verb_object, *(re.sub(r"[^A-Za-z0-9_]", "_", n) for n in names)])
 
 
-def comparison_records(wildcards):
-    """The record of each model of a comparison, for one prompt."""
+def model_sets():
     return [
-        f"results/{model}/{wildcards.prompt_set}/{wildcards.prompt}/attention.pt"
-        for model in SWEEP.config.comparison[wildcards.comparison].models
+        (model, prompt_set)
+        for model in SWEEP.models
+        for prompt_set in SWEEP.prompt_sets
     ]
 
 
@@ -135,10 +135,6 @@ def expectation(model, prompt_set, prompt_id):
     return {"model": model, "prompt": prompt, "settings": EXTRACT_SETTINGS}
 
 
-def expected_record(wildcards):
-    return expectation(wildcards.model, wildcards.prompt_set, wildcards.prompt)
-
-
 def expected_set_records(wildcards):
     return [
         expectation(wildcards.model, wildcards.prompt_set, prompt)
@@ -146,27 +142,90 @@ def expected_set_records(wildcards):
     ]
 
 
-def expected_comparison_records(wildcards):
+def set_figures(model, prompt_set):
+    """(record, expectation, view, layout, variant, figure path) of every figure of a model
+    on a set."""
+    for prompt in SWEEP.prompt_sets[prompt_set].prompts:
+        folder = f"results/{model}/{prompt_set}/{prompt.id}"
+        expected = expectation(model, prompt_set, prompt.id)
+        for view, layout, variant in SWEEP.figures(model, prompt):
+            path = f"{folder}/{view}/{layout}-{variant}.pdf"
+            yield f"{folder}/attention.pt", expected, view, layout, variant, path
+
+
+def set_tasks(model, prompt_set):
+    """The figures one job draws (attnviz.plot.batch.FigureTask fields), grouped by record."""
     return [
-        expectation(model, wildcards.prompt_set, wildcards.prompt)
-        for model in SWEEP.config.comparison[wildcards.comparison].models
+        dict(
+            record=r,
+            expected=e,
+            view=v,
+            layout=lay,
+            variant=var,
+            figure=f,
+            thumbnail=thumbnail(f),
+        )
+        for r, e, v, lay, var, f in set_figures(model, prompt_set)
     ]
 
 
-def comparison_views(wildcards):
-    prompt = SWEEP.prompt(wildcards.prompt_set, wildcards.prompt)
-    return SWEEP.comparison_views(wildcards.comparison, prompt)
+def set_outputs(model, prompt_set, kind):
+    return [task[kind] for task in set_tasks(model, prompt_set)]
 
 
-def comparison_settings(wildcards):
-    comparison = SWEEP.config.comparison[wildcards.comparison]
+def thumbnail(path):
+    return path.removesuffix(".pdf") + ".png"
+
+
+def comparison_sets():
+    return sorted(
+        {(name, prompt_set) for name, prompt_set, _, _ in SWEEP.comparisons()}
+    )
+
+
+def comparison_tasks(name, prompt_set):
+    """The figures of comparison `name` on a prompt set (ComparisonTask fields)."""
+    models = SWEEP.config.comparison[name].models
+    tasks = []
+    for _, set_name, prompt, kind in SWEEP.comparisons():
+        if (_, set_name) == (name, prompt_set):
+            path = f"results/comparisons/{name}/{prompt_set}/{prompt.id}/{kind}.pdf"
+            records = [
+                f"results/{m}/{prompt_set}/{prompt.id}/attention.pt" for m in models
+            ]
+            views = SWEEP.comparison_views(name, prompt)
+            tasks.append(
+                dict(
+                    records=records,
+                    expected=[expectation(m, prompt_set, prompt.id) for m in models],
+                    views=views,
+                    kind=kind,
+                    figure=path,
+                    thumbnail=thumbnail(path),
+                )
+            )
+    return tasks
+
+
+def comparison_records(name, prompt_set):
+    return sorted(
+        {r for task in comparison_tasks(name, prompt_set) for r in task["records"]}
+    )
+
+
+def comparison_outputs(name, prompt_set, kind):
+    return [task[kind] for task in comparison_tasks(name, prompt_set)]
+
+
+def comparison_settings(name):
+    comparison = SWEEP.config.comparison[name]
     return {k: getattr(comparison, k) for k in ("layer", "head", "word_level")}
 
 
 def item(path, bookmarks):
     return {
         "path": path,
-        "thumbnail": path.removesuffix(".pdf") + ".png",
+        "thumbnail": thumbnail(path),
         "bookmarks": bookmarks,
     }
 

@@ -1,23 +1,30 @@
-# Comparisons across models (conf/comparison/): one figure per prompt and kind, from the
-# records of the comparison's models.
+# Comparisons across models (conf/comparison/): one job per comparison and prompt set draws a
+# figure per prompt and kind, from the records of the comparison's models (`update` outputs,
+# as the figures). On a cluster it runs with the report and the index (group finish).
 
 
-rule plot_comparison:
-    input:
-        records=comparison_records,
-    output:
-        figure="results/comparisons/{comparison}/{prompt_set}/{prompt}/{kind}.pdf",
-        thumbnail="results/comparisons/{comparison}/{prompt_set}/{prompt}/{kind}.png",
-    log:
-        "results/logs/plot_comparison/{comparison}/{prompt_set}/{prompt}/{kind}.log",
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=plot_mem_mb,
-    params:
-        views=comparison_views,
-        settings=comparison_settings,
-        style=PLOT_STYLE,
-        expected=expected_comparison_records,
-    script:
-        "../../scripts/plot_comparison.py"
+for name, prompt_set in comparison_sets():
+
+    rule:
+        name:
+            rule_name("plot_comparisons", name, prompt_set)
+        input:
+            records=comparison_records(name, prompt_set),
+        output:
+            figures=update(comparison_outputs(name, prompt_set, "figure")),
+            thumbnails=update(comparison_outputs(name, prompt_set, "thumbnail")),
+        log:
+            f"results/logs/plot_comparisons/{name}/{prompt_set}.log",
+        group:
+            "finish"
+        conda:
+            CONDA_ENV
+        resources:
+            mem_mb=comparison_mem_mb,
+        params:
+            comparisons=comparison_tasks(name, prompt_set),
+            name=name,
+            settings=comparison_settings(name),
+            style=PLOT_STYLE,
+        script:
+            "../../scripts/plot_comparisons.py"

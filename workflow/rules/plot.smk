@@ -1,49 +1,31 @@
-# Figures: one job per prompt x view x layout x highlight variant, from the record alone (no
-# model is loaded).
+# Figures: one job per (model, prompt set) draws every figure of the set (each prompt x view x
+# layout x variant) in one process, from the records alone (no model is loaded). Figures are
+# `update` outputs: the job keeps those already drawn from the same inputs (a rerun after a
+# killed job draws only what is missing). On a cluster the job runs in one SLURM job with the
+# set's head statistics (group draw_set); per-set work such as a viewer page belongs there too.
 
 
-rule plot_layer_average:
-    input:
-        record="results/{model}/{prompt_set}/{prompt}/attention.pt",
-    output:
-        figure="results/{model}/{prompt_set}/{prompt}/{view}/layer_average-{variant}.pdf",
-        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/layer_average-{variant}.png",
-    log:
-        "results/logs/plot_layer_average/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
-    conda:
-        CONDA_ENV
-    resources:
-        mem_mb=plot_mem_mb,
-    params:
-        layout="layer_average",
-        style=PLOT_STYLE,
-        expected=expected_record,
-    script:
-        "../../scripts/plot_figure.py"
+for model, prompt_set in model_sets():
 
-
-use rule plot_layer_average as plot_heads with:
-    input:
-        record="results/{model}/{prompt_set}/{prompt}/attention.pt",
-        head_stats=head_stats_table,
-    output:
-        figure="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.pdf",
-        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/heads-{variant}.png",
-    log:
-        "results/logs/plot_heads/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
-    params:
-        layout="heads",
-        style=PLOT_STYLE,
-        expected=expected_record,
-
-
-use rule plot_layer_average as plot_single with:
-    output:
-        figure="results/{model}/{prompt_set}/{prompt}/{view}/single-{variant}.pdf",
-        thumbnail="results/{model}/{prompt_set}/{prompt}/{view}/single-{variant}.png",
-    log:
-        "results/logs/plot_single/{model}/{prompt_set}/{prompt}/{view}-{variant}.log",
-    params:
-        layout="single",
-        style=PLOT_STYLE,
-        expected=expected_record,
+    rule:
+        name:
+            rule_name("plot_figures", model, prompt_set)
+        input:
+            records=set_records(model, prompt_set),
+            head_stats=HEAD_STATS.format(model=model, prompt_set=prompt_set),
+        output:
+            figures=update(set_outputs(model, prompt_set, "figure")),
+            thumbnails=update(set_outputs(model, prompt_set, "thumbnail")),
+        log:
+            f"results/logs/plot_figures/{model}/{prompt_set}.log",
+        group:
+            "draw_set"
+        conda:
+            CONDA_ENV
+        resources:
+            mem_mb=stats_mem_mb,
+        params:
+            figures=set_tasks(model, prompt_set),
+            style=PLOT_STYLE,
+        script:
+            "../../scripts/plot_figures.py"

@@ -9,6 +9,8 @@ rule build_report:
         report="results/report.pdf",
     log:
         "results/logs/build_report.log",
+    group:
+        "finish"
     conda:
         CONDA_ENV
     params:
@@ -30,6 +32,8 @@ rule build_index:
         index="results/index.html",
     log:
         "results/logs/build_index.log",
+    group:
+        "finish"
     conda:
         CONDA_ENV
     params:

@@ -4,13 +4,15 @@
 
 rule compute_head_stats:
     input:
-        records=set_records,
+        records=set_records_of,
     output:
         table=HEAD_STATS,
         figure="results/{model}/{prompt_set}/head_summary.pdf",
         thumbnail="results/{model}/{prompt_set}/head_summary.png",
     log:
         "results/logs/compute_head_stats/{model}/{prompt_set}.log",
+    group:
+        "draw_set"
     conda:
         CONDA_ENV
     resources:
@@ -28,6 +30,8 @@ rule collect_head_stats:
         table="results/head_stats.csv",
     log:
         "results/logs/collect_head_stats.log",
+    group:
+        "finish"
     conda:
         CONDA_ENV
     script:

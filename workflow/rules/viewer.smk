@@ -18,11 +18,15 @@ VIEWER_PAGES = {
 
 rule build_viewer:
     input:
-        records=set_records,
+        records=set_records_of,
+        # not read: it joins the job to its set's figures in one SLURM job (group draw_set)
+        head_stats=HEAD_STATS,
     output:
         viewers=directory("results/{model}/{prompt_set}/viewer"),
     log:
         "results/logs/build_viewer/{model}/{prompt_set}.log",
+    group:
+        "draw_set"
     conda:
         CONDA_ENV
     resources:
