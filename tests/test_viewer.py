@@ -218,6 +218,48 @@ def test_long_input_is_pooled_with_spans_and_exact_cells_on_zoom(demo_model, bro
     assert console_errors(browser) == []
 
 
+def test_reduced_record_shows_pooled_maps_with_spans_and_top_cells(demo_model, browser, tmp_path):
+    model, tokenizer = demo_model("smollm2")
+    text = (
+        "The first token of a long prompt holds much of the attention. Later tokens look back "
+        "at their neighbours, and a few heads follow the previous token exactly."
+    )
+    settings = dict(full_max_tokens=16, map_size=12, top_cells=8, storage_dtype="float32")
+    record = attnviz.extract_attention(
+        model, tokenizer, text, model_id="smollm2", max_new_tokens=2, layers=[0, 1], **settings
+    )
+    assert record["attention"] == {}  # reduced: no (q, k) matrix anywhere
+    part = record["reduced"]["self"]
+    rows, cols = part["row_edges"].tolist(), part["col_edges"].tolist()
+    page = attnviz.save_viewer(record, tmp_path / "reduced.html")
+    open_page(browser, page)
+    select(browser, 0, 1, 2)
+    assert "extract.full_max_tokens=16" in browser.find_element("id", "map-note").text
+    inked = """const c = document.getElementById('thumbs'), d = c.getContext('2d')
+        .getImageData(0, 0, c.width, c.height).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) n += d[i] + d[i + 1] + d[i + 2] < 600; return n;"""
+    assert browser.execute_script(inked) > 100  # the model view's thumbnails are drawn
+    pooled_map = part["maps"][1][2].float().numpy()  # (mq, mk) of layer 1, head 2
+    top, k = set(part["top_index"][1, 2].tolist()), part["shape"][1]
+    i, j = 5, 3  # a pooled cell away from the first token, below the diagonal
+    assert cols[j + 1] <= rows[i] and rows[i] * k + cols[j] not in top
+    point = browser.execute_script(f"return attnviz.cellCenter({rows[i]}, {cols[j]})")
+    hover(browser, point["x"], point["y"])
+    tip = browser.find_element("id", "tip").text
+    spans = re.search(r"queries #(\d+)-#(\d+) .*\nkeys +#(\d+)-#(\d+) .*\nmax weight (\S+)", tip)
+    assert spans, tip
+    span = [rows[i], rows[i + 1] - 1, cols[j], cols[j + 1] - 1]
+    assert [int(x) for x in spans.groups()[:4]] == span
+    assert float(spans[5]) == pytest.approx(pooled_map[i, j], abs=5e-4)
+    # zoomed in, a top cell (off the first row and column) is exact
+    cells = zip(part["top_values"][1, 2].tolist(), part["top_index"][1, 2].tolist(), strict=True)
+    value, r, c = next((v, *divmod(at, k)) for v, at in cells if at // k > 1 and at % k > 0)
+    browser.execute_script(f"attnviz.zoomTo([{max(0, r - 3)}, {r + 3}], [{c}, {c + 6}])")
+    assert hover_cell(browser, r, c) == (r, c, pytest.approx(value, abs=5e-4))
+    browser.save_screenshot(str(tmp_path / "reduced.png"))
+    assert console_errors(browser) == []
+
+
 def test_inline_notebook_viewer_needs_no_files(records, browser, tmp_path):
     shown = attnviz.show(records["encoder"], height=700)
     frame = shown._repr_html_()

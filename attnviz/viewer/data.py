@@ -144,19 +144,104 @@ def layer_data(record: dict, section: str, layer: int, config: ViewerConfig) -> 
         yield data
 
 
-def section_data(record: dict, section: str, config: ViewerConfig, emit: Emit) -> dict:
-    """Everything the page needs about one section: its index entry (returned) and each head's
-    data (given to `emit`, one file each, loaded when the head is shown)."""
-    architecture = record["meta"]["architecture"]
-    spec = section_spec(architecture, section)
-    stored = record["attention"][section]  # (layers, heads, q, k)
-    layers, heads, q, k = stored.shape
+def _coarser(edges: np.ndarray, f: int) -> np.ndarray:
+    """Token boundaries of the cells `pool_max(..., f)` makes of cells bounded by `edges`."""
+    return edges if f == 1 else np.r_[edges[0], edges[1:-1:f], edges[-1]]
+
+
+def _pooled_ranges(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, causal: bool):
+    """`_ranges` of a pooled map whose cells are bounded by `rows` and `cols` (token edges):
+    a cell is masked when its first key lies after its last query."""
+    hidden = cols[:-1][None, :] > rows[1:, None] - 1 + cols[-1] - rows[-1] if causal else False
+    visible = np.ma.masked_array(matrix, hidden)  # (mq, mk)
+    rest = visible[1:, 1:]
+    out = [visible.min(), visible.max()]
+    out += [rest.min(), rest.max()] if rest.count() else out
+    return [round(float(v), 5) for v in out]
+
+
+def reduced_layer_data(record: dict, section: str, layer: int, config: ViewerConfig):
+    """`layer_data` of a reduced record (attnviz.reduce): from its pooled maps (pooled again
+    when larger than `config.max_cells`) and its exact top cells; no (q, k) matrix is made."""
+    part = record["reduced"][section]
+    rows, cols = part["row_edges"].numpy(), part["col_edges"].numpy()
+    mq, mk = len(rows) - 1, len(cols) - 1
+    causal = section_spec(record["meta"]["architecture"], section).causal
+    factor = pool_factor(max(mq, mk), config.max_cells)
+    thumb_factor = pool_factor(max(mq, mk), config.thumb_cells)
+    heads = part["maps"][layer]  # (heads, mq, mk), lazily read
+    maps = [*heads, part["mean_maps"][layer]]
+    for head, pooled in enumerate(maps):
+        matrix = pooled[:mq, :mk].float().numpy()  # (mq, mk)
+        values = part["top_values"][layer, head]  # (top,), -1 where unfilled
+        kept = values >= 0
+        yield {
+            "ranges": _pooled_ranges(matrix, rows, cols, causal),
+            "thumb": pool_max(matrix, thumb_factor),
+            "m": encode_u16(pool_max(matrix, factor)),
+            "ti": encode_i32(part["top_index"][layer, head][kept].numpy()),
+            "tv": encode_u16(values[kept].float().numpy()),
+        }
+
+
+def reduced_geometry(record: dict, section: str, config: ViewerConfig) -> dict:
+    """The index fields of a reduced record's section: shape, cells' token edges, what it
+    cannot show."""
+    part = record["reduced"][section]
+    rows, cols = part["row_edges"].numpy(), part["col_edges"].numpy()
+    cells = max(len(rows), len(cols)) - 1
+    factor = pool_factor(cells, config.max_cells)
+    thumb_factor = pool_factor(cells, config.thumb_cells)
+    edges = [_coarser(rows, factor), _coarser(cols, factor)]
+    thumb_edges = [_coarser(rows, thumb_factor), _coarser(cols, thumb_factor)]
+    q, k = part["shape"]
+    limit = record["meta"].get("settings", {}).get("full_max_tokens")
+    return {
+        "q": q,
+        "k": k,
+        "factor": int(max(np.diff(e).max() for e in edges)),  # the widest cell, in tokens
+        "edges": [e.tolist() for e in edges],
+        "thumb_edges": [e.tolist() for e in thumb_edges],
+        "exact": "top",
+        "reduced": (
+            f"{max(q, k)} tokens, more than extract.full_max_tokens={limit}: the record holds "
+            "max-pooled maps and each head's exact top cells, not every weight; extract it "
+            f"again with extract.full_max_tokens={max(q, k)} for every exact cell"
+        ),
+    }
+
+
+def full_geometry(record: dict, section: str, config: ViewerConfig) -> dict:
+    """The index fields of a section holding every weight: shape, pooling, exact cells."""
+    _, _, q, k = record["attention"][section].shape
     n = max(q, k)
     factor = pool_factor(n, config.max_cells)
-    thumb_factor = pool_factor(n, config.thumb_cells)
+    return {
+        "q": q,
+        "k": k,
+        "factor": factor,
+        "exact": "all" if factor == 1 else ("zoom" if n <= config.exact_tokens else "top"),
+        "thumb_factor": pool_factor(n, config.thumb_cells),
+    }
+
+
+def section_data(record: dict, section: str, config: ViewerConfig, emit: Emit) -> dict:
+    """Everything the page needs about one section: its index entry (returned) and each head's
+    data (given to `emit`, one file each, loaded when the head is shown). A reduced record's
+    come from its pooled maps and top cells."""
+    architecture = record["meta"]["architecture"]
+    spec = section_spec(architecture, section)
+    reduced = "reduced" in record and section in record["reduced"]
+    if reduced:
+        geometry, each_layer = reduced_geometry(record, section, config), reduced_layer_data
+        maps = record["reduced"][section]["maps"]  # per layer (heads, mq, mk)
+        layers, heads = len(maps), maps[0].shape[0]
+    else:
+        geometry, each_layer = full_geometry(record, section, config), layer_data
+        layers, heads = record["attention"][section].shape[:2]  # of (layers, heads, q, k)
     ranges, thumbs = [], []
     for layer in range(layers):
-        for head, data in enumerate(layer_data(record, section, layer, config)):
+        for head, data in enumerate(each_layer(record, section, layer, config)):
             stem = f"{section}_{layer}_{head}"
             ranges.append(data["ranges"])
             thumbs.append(data["thumb"])
@@ -172,15 +257,11 @@ def section_data(record: dict, section: str, config: ViewerConfig, emit: Emit) -
         "rows": spec.rows,
         "cols": spec.cols,
         "causal": spec.causal,
-        "q": q,
-        "k": k,
+        **geometry,
         "layers": [int(x) for x in layer_ids],
         "heads": [*head_labels, "mean"],
-        "factor": factor,
         "max_cells": config.max_cells,  # zoomed in to fewer tokens than this: exact cells
-        "exact": "all" if factor == 1 else ("zoom" if n <= config.exact_tokens else "top"),
         "ranges": ranges.tolist(),  # (layers, heads + 1, [min, max, min, max without first])
-        "thumb_factor": thumb_factor,
         "thumb_shape": list(thumb.shape[1:]),
         "thumbs": encode_u16(thumb),
         "presets": presets(record, architecture, section),

@@ -64,7 +64,7 @@ def build_page(record: dict, config: ViewerConfig, data_dir: str | None, emit) -
     meta = record["meta"]
     sections = [
         section_data(record, name, config, emit)
-        for name in sorted(record["attention"], key=SECTION_ORDER.index)
+        for name in sorted(record.get("reduced") or record["attention"], key=SECTION_ORDER.index)
     ]
     cmaps = dict.fromkeys([config.cmap, *COLORMAPS])
     index = {

@@ -46,28 +46,48 @@
     return new Int32Array(b.buffer, b.byteOffset, b.length >> 2);
   }
 
-  // Pooled cells: the first token alone, then blocks of f tokens (attnviz.viewer.data.pool_max).
-  const pooledSize = (n, f) => (f === 1 ? n : 1 + Math.ceil((n - 1) / f));
-  const blockOf = (t, f) => (f === 1 || t === 0 ? t : 1 + Math.floor((t - 1) / f));
-  function spanOf(b, f, n) {
-    if (f === 1 || b === 0) return [b, b + 1];
-    const t0 = 1 + (b - 1) * f;
-    return [t0, Math.min(n, t0 + f)];
+  // Pooled cells as token edges (cell b: tokens e[b]..e[b + 1]): the first token alone, then
+  // blocks of f tokens (attnviz.viewer.data.pool_max), or a reduced record's own cells.
+  function uniformEdges(n, f) {
+    const e = [0];
+    for (let t = 1; t < n; t += f) e.push(t);
+    e.push(n);
+    return e;
   }
+  const cells = (e) => e.length - 1;
+  function blockOf(t, e) { // the cell holding token t
+    let lo = 0, hi = e.length - 2;
+    while (lo < hi) { const mid = (lo + hi + 1) >> 1; if (e[mid] <= t) lo = mid; else hi = mid - 1; }
+    return lo;
+  }
+  const spanOf = (b, e) => [e[b], e[b + 1]];
+  const grid = (s, key, edges, f) => // [row edges, column edges] of a section's map, cached
+    (s[key] ??= edges ? edges : [uniformEdges(s.q, f), uniformEdges(s.k, f)]);
+  const mapGrid = (s) => grid(s, "_map", s.edges, s.factor);
+  const thumbGrid = (s) => grid(s, "_thumb", s.thumb_edges, s.thumb_factor);
+  const exactGrid = (s) => grid(s, "_exact", null, 1);
   // Unless the first token is ignored, it joins the first block on screen (as in the figures'
   // pooling: a sink column one token wide would vanish at overview zoom).
-  function mergeFirst(m, s, f) {
-    const rows = pooledSize(s.q, f), cols = pooledSize(s.k, f), out = m.slice();
+  function mergeFirst(m, g) {
+    const rows = cells(g[0]), cols = cells(g[1]), out = m.slice();
     if (rows > 1) for (let j = 0; j < cols; j++) out[cols + j] = out[j] = Math.max(out[j], out[cols + j]);
     if (cols > 1) for (let i = 0; i < rows; i++) out[i * cols + 1] = out[i * cols] = Math.max(out[i * cols], out[i * cols + 1]);
     return out;
   }
-  const shownBlock = (t, f, n) => { // tokens of the pooled cell shown at token t
-    const span = spanOf(blockOf(t, f), f, n);
-    return S.ignoreFirst || span[0] > 1 ? span : [0, Math.min(n, 1 + f)];
+  const shownBlock = (t, e) => { // tokens of the pooled cell shown at token t
+    const span = spanOf(blockOf(t, e), e);
+    return S.ignoreFirst || span[0] > 1 ? span : [0, e[Math.min(2, e.length - 1)]];
   };
-  const segments = (n, f) =>
-    f === 1 ? [[0, n, 0, n]] : [[0, 1, 0, 1], [1, pooledSize(n, f), 1, 1 + (pooledSize(n, f) - 1) * f]];
+  function segments(e) { // runs of cells of one width: [first cell, end cell, first token, end token]
+    const out = [];
+    for (let b = 0; b < cells(e);) {
+      let c = b + 1;
+      while (c < cells(e) && e[c + 1] - e[c] === e[b + 1] - e[b]) c++;
+      out.push([b, c, e[b], e[c]]);
+      b = c;
+    }
+    return out;
+  }
 
   const LUTS = {};
   for (const [name, hex] of Object.entries(IDX.cmaps)) {
@@ -99,14 +119,14 @@
     }
     return out;
   }
-  // One map (pooled by f) into RGBA pixels at (x0, y0) of an image `width` wide.
-  function paintInto(px, width, x0, y0, data, s, f, colours) {
-    const rows = pooledSize(s.q, f), cols = pooledSize(s.k, f), shift = s.k - s.q;
+  // One map (cells of grid g) into RGBA pixels at (x0, y0) of an image `width` wide.
+  function paintInto(px, width, x0, y0, data, s, g, colours) {
+    const rows = cells(g[0]), cols = cells(g[1]), shift = s.k - s.q;
     for (let i = 0; i < rows; i++) {
-      const last = spanOf(i, f, s.q)[1] - 1;
+      const last = g[0][i + 1] - 1;
       for (let j = 0; j < cols; j++) {
         const o = ((y0 + i) * width + x0 + j) * 4;
-        if (s.causal && spanOf(j, f, s.k)[0] > last + shift) {
+        if (s.causal && g[1][j] > last + shift) {
           px[o] = px[o + 1] = px[o + 2] = 255;
         } else {
           const m = data[i * cols + j] * 3;
@@ -116,11 +136,11 @@
       }
     }
   }
-  function image(data, s, f, colours) {
+  function image(data, s, g, colours) {
     const canvas = document.createElement("canvas");
-    canvas.width = pooledSize(s.k, f); canvas.height = pooledSize(s.q, f);
+    canvas.width = cells(g[1]); canvas.height = cells(g[0]);
     const ctx = canvas.getContext("2d"), im = ctx.createImageData(canvas.width, canvas.height);
-    paintInto(im.data, canvas.width, 0, 0, data, s, f, colours);
+    paintInto(im.data, canvas.width, 0, 0, data, s, g, colours);
     ctx.putImageData(im, 0, 0);
     return canvas;
   }

@@ -5,7 +5,7 @@
   let TS = 40; // thumbnail side: smaller when a layer has many heads
   let thumbs = null; // decoded thumbnails of the section, (layers, heads + 1, tq, tk)
   async function drawThumbs() {
-    const s = sec(), f = s.thumb_factor, [tq, tk] = s.thumb_shape, H = s.heads.length;
+    const s = sec(), g = thumbGrid(s), [tq, tk] = s.thumb_shape, H = s.heads.length;
     if (!thumbs || thumbs.s !== S.s) thumbs = { s: S.s, data: await u16(s.thumbs) };
     const all = document.createElement("canvas");
     all.width = tk * H; all.height = tq * s.layers.length;
@@ -13,7 +13,7 @@
     for (let l = 0; l < s.layers.length; l++) {
       for (let h = 0; h < H; h++) {
         const at = (l * H + h) * tq * tk, [lo, hi] = range(s, l, h);
-        paintInto(im.data, all.width, h * tk, l * tq, thumbs.data.subarray(at, at + tq * tk), s, f, table(lo, hi));
+        paintInto(im.data, all.width, h * tk, l * tq, thumbs.data.subarray(at, at + tq * tk), s, g, table(lo, hi));
       }
     }
     actx.putImageData(im, 0, 0);
@@ -71,15 +71,15 @@
     if (!cur) return;
     const close = MS / V.z <= s.max_cells; // few enough tokens in view for exact cells
     if (s.exact === "zoom" && close && !cur.x && !cur.loading) loadExact(cur);
-    const exact = cur.ximg ? 1 : s.factor, img = cur.ximg || cur.img;
+    const g = cur.ximg ? exactGrid(s) : mapGrid(s), img = cur.ximg || cur.img;
     const X = (c) => ML + (c - V.c0) * V.z, Y = (r) => MT + (r - V.r0) * V.z;
     ctx.save();
     ctx.beginPath();
     ctx.rect(Math.max(ML, X(o)), Math.max(MT, Y(o)), Math.min(ML + MS, X(s.k)) - Math.max(ML, X(o)), Math.min(MT + MS, Y(s.q)) - Math.max(MT, Y(o)));
     ctx.clip();
     ctx.imageSmoothingEnabled = false;
-    for (const [pr0, pr1, tr0, tr1] of segments(s.q, exact)) {
-      for (const [pc0, pc1, tc0, tc1] of segments(s.k, exact)) {
+    for (const [pr0, pr1, tr0, tr1] of segments(g[0])) {
+      for (const [pc0, pc1, tc0, tc1] of segments(g[1])) {
         ctx.drawImage(img, pc0, pr0, pc1 - pc0, pr1 - pr0, X(tc0), Y(tr0), (tc1 - tc0) * V.z, (tr1 - tr0) * V.z);
       }
     }
@@ -132,11 +132,12 @@
   const show = (t) => t.replace(/^(Ġ|▁)/, " ").replace(/Ċ/g, "↵").replace(/Ġ/g, " ");
   const weightAt = (r, c) => { // thousandths, and whether exact
     const s = sec();
-    if (cur.x || s.factor === 1) return [(cur.x || cur.m)[r * s.k + c], true];
+    if (cur.x || s.exact === "all") return [(cur.x || cur.m)[r * s.k + c], true];
     const hit = cur.top && cur.top.get(r * s.k + c);
     if (hit !== undefined) return [hit, true];
     const m = S.ignoreFirst ? cur.m : cur.merged;
-    return [m[blockOf(r, s.factor) * pooledSize(s.k, s.factor) + blockOf(c, s.factor)], false];
+    const g = mapGrid(s);
+    return [m[blockOf(r, g[0]) * cells(g[1]) + blockOf(c, g[1])], false];
   };
   function tooltip(ev) {
     const rect = canvas.getBoundingClientRect(), cell = cur && cellAt(ev.clientX - rect.left, ev.clientY - rect.top);
@@ -149,7 +150,7 @@
     if (s.causal && c > r + s.k - s.q) text = `query ${name(rows, r)}\nkey   ${name(cols, c)}\nmasked (causal)`;
     else if (exact) text = `query ${name(rows, r)}\nkey   ${name(cols, c)}\nweight ${(m / 1000).toFixed(3)}`;
     else {
-      const [a, b] = shownBlock(r, s.factor, s.q), [d, e] = shownBlock(c, s.factor, s.k);
+      const [a, b] = shownBlock(r, mapGrid(s)[0]), [d, e] = shownBlock(c, mapGrid(s)[1]);
       const span = (tokens, x, y) => (y - x === 1 ? name(tokens, x) : `#${x}-#${y - 1} '${show(tokens.text[x])}' … '${show(tokens.text[y - 1])}'`);
       text = `queries ${span(rows, a, b)}\nkeys    ${span(cols, d, e)}\nmax weight ${(m / 1000).toFixed(3)} (pooled cell of ${b - a} x ${e - d} tokens; zoom in for exact cells)`;
     }
@@ -188,7 +189,7 @@
     const key = `${s.name}_${layer}_${head}`;
     if (!cache.has(key)) {
       const p = await load(key), entry = { key, m: await u16(p.m) };
-      entry.merged = s.factor > 1 ? mergeFirst(entry.m, s, s.factor) : entry.m;
+      entry.merged = s.exact !== "all" ? mergeFirst(entry.m, mapGrid(s)) : entry.m;
       if (p.ti) {
         const at = await i32(p.ti), v = await u16(p.tv);
         entry.top = new Map(Array.from(at, (cell, i) => [cell, v[i]]));
@@ -208,8 +209,8 @@
   }
   function paintHead() {
     const s = sec(), colours = table(...range(s, S.layer, S.head));
-    cur.img = image(S.ignoreFirst ? cur.m : cur.merged, s, s.factor, colours);
-    cur.ximg = cur.x ? image(cur.x, s, 1, colours) : null;
+    cur.img = image(S.ignoreFirst ? cur.m : cur.merged, s, mapGrid(s), colours);
+    cur.ximg = cur.x ? image(cur.x, s, exactGrid(s), colours) : null;
   }
   async function select(s, layer, head, since) {
     const t0 = since ?? performance.now(), sectionChanged = s !== S.s;
@@ -220,7 +221,9 @@
     paintHead();
     const sx = sec();
     $("map-title").textContent = `${sx.title}: layer ${sx.layers[layer]}, ${sx.heads[head] === "mean" ? "head mean" : `head ${sx.heads[head]}`}`;
-    $("map-note").textContent = sx.factor > 1
+    $("map-note").textContent = sx.reduced
+      ? `${sx.reduced}. Max-pooled to cells of up to ${sx.factor} x ${sx.factor} tokens; zoom in to see the exact top cells.`
+      : sx.factor > 1
       ? `${sx.q} x ${sx.k} tokens, max-pooled to cells of ${sx.factor} x ${sx.factor} tokens; ${sx.exact === "zoom" ? "zoom in for exact cells" : "zoom in to see the exact top cells"}.`
       : `${sx.q} x ${sx.k} tokens, exact.`;
     drawMap(); await drawThumbs(); tokenShades();
@@ -316,7 +319,7 @@
   };
   api.zoomTo = (rows, cols) => { fit(rows, cols); drawMap(); };
   api.select = (s, layer, head) => select(s, layer, head);
-  api.state = () => ({ section: sec().name, layer: S.layer, head: S.head, zoom: V.z, exact: Boolean(cur && (cur.x || sec().factor === 1)) });
+  api.state = () => ({ section: sec().name, layer: S.layer, head: S.head, zoom: V.z, exact: Boolean(cur && (cur.x || sec().exact === "all")) });
 
   async function start() {
     fillSelects(); tokenPanels(); home();
