@@ -152,7 +152,7 @@
     else {
       const [a, b] = shownBlock(r, mapGrid(s)[0]), [d, e] = shownBlock(c, mapGrid(s)[1]);
       const span = (tokens, x, y) => (y - x === 1 ? name(tokens, x) : `#${x}-#${y - 1} '${show(tokens.text[x])}' … '${show(tokens.text[y - 1])}'`);
-      text = `queries ${span(rows, a, b)}\nkeys    ${span(cols, d, e)}\nmax weight ${(m / 1000).toFixed(3)} (pooled cell of ${b - a} x ${e - d} tokens; zoom in for exact cells)`;
+      text = `queries ${span(rows, a, b)}\nkeys    ${span(cols, d, e)}\nmax weight ${(m / 1000).toFixed(3)} (pooled cell of ${b - a} x ${e - d} tokens; zoom in for ${s.exact === "zoom" ? "exact cells" : "the exact top cells"})`;
     }
     tip.textContent = text; tip.style.display = "block";
     tip.style.left = `${ev.clientX + 14}px`; tip.style.top = `${ev.clientY + 14}px`;
