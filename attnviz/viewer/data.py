@@ -114,9 +114,10 @@ def head_maps(record: dict, section: str, layer: int) -> Iterator[np.ndarray]:
     yield total / stored.shape[0]
 
 
-def _ranges(matrix: np.ndarray, causal: bool) -> list[float]:
-    """min and max of the visible cells, then the same without the first row and column."""
-    visible = np.ma.masked_array(matrix, causal_mask(*matrix.shape) if causal else False)
+def _ranges(matrix: np.ndarray, hidden) -> list[float]:
+    """min and max of the cells not `hidden` (a mask, or False), then the same without the
+    first row and column."""
+    visible = np.ma.masked_array(matrix, hidden)
     rest = visible[1:, 1:]
     out = [visible.min(), visible.max()]
     out += [rest.min(), rest.max()] if rest.count() else out
@@ -133,7 +134,10 @@ def layer_data(record: dict, section: str, layer: int, config: ViewerConfig) -> 
     n, causal = max(q, k), section_spec(record["meta"]["architecture"], section).causal
     factor, thumb_factor = pool_factor(n, config.max_cells), pool_factor(n, config.thumb_cells)
     for matrix in head_maps(record, section, layer):
-        data = {"ranges": _ranges(matrix, causal), "thumb": pool_max(matrix, thumb_factor)}
+        data = {
+            "ranges": _ranges(matrix, causal and causal_mask(*matrix.shape)),
+            "thumb": pool_max(matrix, thumb_factor),
+        }
         data["m"] = encode_u16(pool_max(matrix, factor))
         if factor > 1 and n <= config.exact_tokens:
             data["x"] = encode_u16(matrix)
@@ -149,15 +153,10 @@ def _coarser(edges: np.ndarray, f: int) -> np.ndarray:
     return edges if f == 1 else np.r_[edges[0], edges[1:-1:f], edges[-1]]
 
 
-def _pooled_ranges(matrix: np.ndarray, rows: np.ndarray, cols: np.ndarray, causal: bool):
-    """`_ranges` of a pooled map whose cells are bounded by `rows` and `cols` (token edges):
-    a cell is masked when its first key lies after its last query."""
-    hidden = cols[:-1][None, :] > rows[1:, None] - 1 + cols[-1] - rows[-1] if causal else False
-    visible = np.ma.masked_array(matrix, hidden)  # (mq, mk)
-    rest = visible[1:, 1:]
-    out = [visible.min(), visible.max()]
-    out += [rest.min(), rest.max()] if rest.count() else out
-    return [round(float(v), 5) for v in out]
+def _pooled_mask(rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """The causally masked cells of a pooled map whose cells are bounded by `rows` and `cols`
+    (token edges): those whose first key lies after their last query. (mq, mk) bool."""
+    return cols[:-1][None, :] > rows[1:, None] - 1 + cols[-1] - rows[-1]
 
 
 def reduced_layer_data(record: dict, section: str, layer: int, config: ViewerConfig):
@@ -176,7 +175,7 @@ def reduced_layer_data(record: dict, section: str, layer: int, config: ViewerCon
         values = part["top_values"][layer, head]  # (top,), -1 where unfilled
         kept = values >= 0
         yield {
-            "ranges": _pooled_ranges(matrix, rows, cols, causal),
+            "ranges": _ranges(matrix, causal and _pooled_mask(rows, cols)),
             "thumb": pool_max(matrix, thumb_factor),
             "m": encode_u16(pool_max(matrix, factor)),
             "ti": encode_i32(part["top_index"][layer, head][kept].numpy()),
