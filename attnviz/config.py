@@ -40,6 +40,8 @@ DEMO_MODELS = (
 LAYOUTS = ("layer_average", "heads", "single")
 VARIANTS = ("plain", "top_cells", "regions")
 SCALES = ("panel", "figure", "fixed")
+# The plot options the interactive viewer shares with the figures.
+VIEWER_STYLE_KEYS = ("cmap", "gamma", "scale", "vmin", "vmax", "ignore_first_token")
 DTYPES = ("auto", "float32", "float16", "bfloat16")
 STORAGE_DTYPES = ("float16", "float32")
 DEVICES = ("auto", "cpu", "cuda")

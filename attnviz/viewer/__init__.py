@@ -7,7 +7,8 @@ import html
 import os
 from pathlib import Path
 
-from attnviz.viewer.options import STYLE_KEYS, ViewerConfig, viewer_options
+from attnviz.config import VIEWER_STYLE_KEYS
+from attnviz.viewer.options import ViewerConfig, viewer_options
 from attnviz.viewer.page import inline_page, open_record, write_page
 
 
@@ -47,7 +48,7 @@ def build_viewers(
     """The pipeline's job for one (model, prompt set): a page per record, named by its prompt
     (the record's folder), in `out_dir`. `style`: the sweep's plot options (those the viewer
     shares with the figures are used); `expected`: what each record must have been made for."""
-    config = viewer_options({k: style[k] for k in STYLE_KEYS if k in style})
+    config = viewer_options({k: style[k] for k in VIEWER_STYLE_KEYS if k in style})
     expected = expected or [None] * len(records)
     return [
         write_page(open_record(path, e), Path(out_dir) / f"{Path(path).parent.name}.html", config)

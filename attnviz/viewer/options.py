@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from attnviz.config import SCALES, check_choice, checked
 from attnviz.errors import AttnvizError
 
-# The plot options the viewer shares with the figures (the sweep passes its `plot` values).
-STYLE_KEYS = ("cmap", "gamma", "scale", "vmin", "vmax", "ignore_first_token")
 # Colormaps offered in the page besides the chosen one.
 COLORMAPS = ("viridis", "magma", "Blues", "Purples", "Greys", "RdBu_r")
 

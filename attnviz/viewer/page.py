@@ -13,9 +13,10 @@ from pathlib import Path
 import numpy as np
 
 from attnviz.atomic import atomic_path
+from attnviz.config import VIEWER_STYLE_KEYS
 from attnviz.record import load_record
 from attnviz.viewer.data import section_data
-from attnviz.viewer.options import COLORMAPS, STYLE_KEYS, ViewerConfig
+from attnviz.viewer.options import COLORMAPS, ViewerConfig
 
 SECTION_ORDER = ("self", "encoder", "decoder", "cross")
 
@@ -76,7 +77,7 @@ def build_page(record: dict, config: ViewerConfig, data_dir: str | None, emit) -
         "segments": dict(record.get("segments", {})),
         "sections": sections,
         "cmaps": {name: _lut(name) for name in cmaps},
-        "options": {key: getattr(config, key) for key in STYLE_KEYS},
+        "options": {key: getattr(config, key) for key in VIEWER_STYLE_KEYS},
         "data_dir": data_dir,
     }
     html = _template("viewer.html")

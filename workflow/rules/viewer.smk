@@ -1,10 +1,10 @@
 # The interactive viewer: one job per (model, prompt set) writes a page per prompt (with its
 # per-head data folder) into results/<model>/<prompt_set>/viewer/, from the records alone.
 
-from attnviz.viewer.options import STYLE_KEYS
+from attnviz.config import VIEWER_STYLE_KEYS
 
 # The figures' colour options.
-VIEWER_STYLE = {key: PLOT_STYLE[key] for key in STYLE_KEYS}
+VIEWER_STYLE = {key: PLOT_STYLE[key] for key in VIEWER_STYLE_KEYS}
 VIEWER_DIRS = [
     f"results/{model}/{prompt_set}/viewer"
     for model in SWEEP.models
