@@ -359,25 +359,12 @@ class AttentionCapture:
         spec = self.long[b]
         if section not in spec.sections:
             layers = self.layers[section]
-            model_layers = self._counts[section]
-            full = _resolve(spec.full_layers, model_layers, "layer", section, "full_layers")
-            missing = [layer for layer in full if layer not in layers]
-            if missing:
-                raise AttnvizError(
-                    f"extract.full_layers asks for {section} layer {missing[0]}, which "
-                    f"extract.layers does not keep; add it to extract.layers"
-                )
+            full = _full(spec.full_layers, self._counts[section], layers, "layer", section)
             kept_heads = list(range(heads)) if self.selection.head_mean else self.heads[section]
             positions = list(range(heads))
             if spec.full_heads is not None and not self.selection.head_mean:
                 model_heads = self._head_counts[section]
-                chosen = _resolve(spec.full_heads, model_heads, "head", section, "full_heads")
-                lacking = [h for h in chosen if h not in kept_heads]
-                if lacking:
-                    raise AttnvizError(
-                        f"extract.full_heads asks for {section} head {lacking[0]}, which "
-                        "extract.heads does not keep; add it to extract.heads"
-                    )
+                chosen = _full(spec.full_heads, model_heads, kept_heads, "head", section)
                 positions = [kept_heads.index(h) for h in chosen]
             slots = [layers.index(layer) for layer in full]
             spec.sections[section] = SectionReducer(
@@ -399,6 +386,21 @@ def _select(tensor: torch.Tensor, index: torch.Tensor, dim: int) -> torch.Tensor
     if len(index) and int(index[-1]) - int(index[0]) + 1 == len(index):
         return tensor.narrow(dim, int(index[0]), len(index))
     return tensor.index_select(dim, index.to(tensor.device))
+
+
+def _full(
+    chosen: Sequence[int] | None, n: int, kept: list[int], what: str, section: str
+) -> list[int]:
+    """The layers or heads (`what`) that `extract.full_<what>s` keeps in full, out of the `n`
+    the model has; each must also be one that `extract.<what>s` keeps."""
+    full = _resolve(chosen, n, what, section, f"full_{what}s")
+    missing = [index for index in full if index not in kept]
+    if missing:
+        raise AttnvizError(
+            f"extract.full_{what}s asks for {section} {what} {missing[0]}, which "
+            f"extract.{what}s does not keep; add it to extract.{what}s"
+        )
+    return full
 
 
 def _resolve(
