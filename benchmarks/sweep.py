@@ -12,6 +12,7 @@ It ends with
   RESULT sweep_s=<s> floor_s=<s> ratio=<sweep/floor> jobs=<n> layer_grid_s=<s> heads_page_s=<s>
 
     python benchmarks/sweep.py
+    python benchmarks/sweep.py --draw-only    # the two figures only (about a minute)
 """
 
 from __future__ import annotations
@@ -129,7 +130,8 @@ def floor(root: str) -> None:
 
 
 def draw_times() -> tuple[float, float]:
-    """Best of 5: the 30-panel layer-average grid and a 12-panel heads page of one record."""
+    """Best of 5: the 30-panel layer-average grid and a 12-panel heads page of one record, in
+    seconds (wall); the CPU seconds are printed too (a guide on a shared machine)."""
     import yaml
 
     from attnviz import extract_attention
@@ -146,9 +148,9 @@ def draw_times() -> tuple[float, float]:
         save_record(record, f"{tmp}/r.pt")
         times = []
         for layout, st in (("layer_average", style), ("heads", replace(style, top_k=12))):
-            best = float("inf")
+            best = cpu = float("inf")
             for _ in range(5):
-                start = time.perf_counter()
+                start, start_cpu = time.perf_counter(), time.process_time()
                 render_figure(
                     f"{tmp}/r.pt",
                     "full_sequence",
@@ -159,6 +161,8 @@ def draw_times() -> tuple[float, float]:
                     f"{tmp}/t.png",
                 )
                 best = min(best, time.perf_counter() - start)
+                cpu = min(cpu, time.process_time() - start_cpu)
+            print(f"{layout}: {best:.2f} s, {cpu:.2f} s CPU", flush=True)
             times.append(best)
     return times[0], times[1]
 
@@ -166,9 +170,13 @@ def draw_times() -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--floor", help=argparse.SUPPRESS)  # the floor's own process
+    parser.add_argument("--draw-only", action="store_true", help="time the two figures only")
     args = parser.parse_args()
     if args.floor:
         return floor(args.floor)
+    if args.draw_only:
+        layer_grid_s, heads_page_s = draw_times()
+        return print(f"RESULT layer_grid_s={layer_grid_s:.2f} heads_page_s={heads_page_s:.2f}")
     with tempfile.TemporaryDirectory() as tmp:
         sweep_s, jobs = run_sweep(workdir(Path(tmp) / "sweep"))
         print(f"sweep: {sweep_s:.1f} s, {jobs} jobs", flush=True)

@@ -99,7 +99,7 @@ def test_difference_is_centred_on_zero(records):
     assert image.cmap.name.startswith(DIFFERENCE_CMAP)
     assert image.norm.vmin == pytest.approx(-image.norm.vmax) and image.norm.vmax > 0
     assert ax.get_title() == "t5_tiny − minilm"
-    assert any(a.get_label() == "<colorbar>" for a in fig.axes)
+    assert any(a.get_label() == "<colorbar>" for a in fig.artists)
     np.testing.assert_allclose(image.get_array(), values, atol=1e-6)
 
 

@@ -250,4 +250,5 @@ def test_long_maps_are_readable():
     image = heatmap(matrix, causal=True)
     assert image.norm.vmax < 0.5  # not the sink's value: the other cells use the scale
     assert np.isclose(image.get_array().filled(0), 0.9).sum() == 1  # the peak survives pooling
-    assert all(spine.get_position() == ("outward", 1.5) for spine in image.axes.spines.values())
+    (left, right), (bottom, top) = image.axes.get_xlim(), image.axes.get_ylim()
+    assert left < -0.5 and right > n - 0.5 and top < -0.5 and bottom > n - 0.5  # frame outside

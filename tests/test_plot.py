@@ -55,6 +55,10 @@ def images(fig):
     ]
 
 
+def colour_bars(fig):
+    return [artist for artist in fig.artists if artist.get_label() == "<colorbar>"]
+
+
 def the_image(ax):
     return (ax.images or ax.collections)[0]
 
@@ -103,7 +107,8 @@ def test_long_inputs_are_pooled_keeping_peaks():
     image = heatmap(matrix, max_pixels=1024)
     shown = image.get_array()
     assert max(shown.shape) <= 1024 and shown.max() == 1.0  # the single peak survives
-    assert image.axes.get_xlim() == (-0.5, 4095.5)
+    left, right = image.axes.get_xlim()  # every token in the view
+    assert image.get_extent()[0] == -0.5 and left < -0.5 and right > 4095.5
 
 
 def test_non_finite_attention_is_an_error():
@@ -137,7 +142,7 @@ def test_colour_scale_per_panel_figure_or_fixed(scale, bars):
     style = PlotConfig(scale=scale, vmin=0.0, vmax=0.5)
     [fig] = list(head_figures(data, style, "toy", "plain"))[:1]
     norms = {(the_image(ax).norm.vmin, the_image(ax).norm.vmax) for ax in images(fig)}
-    assert len([ax for ax in fig.axes if ax.get_label() == "<colorbar>"]) == bars
+    assert len(colour_bars(fig)) == bars
     if scale == "fixed":
         assert norms == {(0.0, 0.5)}
     elif scale == "figure":
@@ -157,8 +162,7 @@ def test_top_cells_are_enlarged_scored_and_their_tokens_red():
     cells = top_cells(matrix, 2, ~np.tril(np.ones((6, 6), bool)))
     mesh = the_image(ax)
     assert mesh.get_array().shape == (6, 6)  # still one image artist
-    x0, x1 = ax.get_xlim()
-    assert x1 - x0 == 6 + len({c for _, c in cells})  # enlarged columns are twice as wide
+    assert ax.dataLim.width == 6 + len({c for _, c in cells})  # enlarged columns twice as wide
     assert sorted(t.get_text() for t in ax.texts) == sorted(f"{matrix[r, c]:.2f}" for r, c in cells)
     red = {t.get_text() for t in ax.get_yticklabels() if t.get_color() == "red"}
     assert red == {data.row_tokens[r] for r, _ in cells}
@@ -270,3 +274,25 @@ def test_several_pages_do_not_go_into_a_png(tmp_path):
     with pytest.raises(AttnvizError, match="3 pages cannot go into one .png"):
         render_figure(tmp_path / "r.pt", "full_sequence", "heads", PlotConfig(), tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()
+
+
+@pytest.mark.parametrize("lo, hi, gamma", [(0.0, 1.0, 1.0), (0.003, 0.47, 1.0), (0.02, 0.3, 0.5)])
+def test_colour_bars_carry_the_ticks_matplotlib_would(lo, hi, gamma):
+    """The light colour bar (one artist, no axes) labels the values Figure.colorbar would, at
+    the same heights."""
+    matrix = np.linspace(lo, hi, 36, dtype=np.float32).reshape(6, 6)
+    image = heatmap(matrix, gamma=gamma, font_size=7)
+    fig = image.axes.figure
+    [bar] = colour_bars(fig)
+    gradient = bar.get_children()[0]
+    where = gradient.bbox.transformed(fig.transFigure.inverted()).bounds  # figure fractions
+    reference = fig.colorbar(image, cax=fig.add_axes(where))  # matplotlib's, at the same place
+    reference.ax.tick_params(labelsize=7)
+    ticks = reference.ax.transAxes.inverted().transform(
+        reference.ax.transData.transform([(0, v) for v in reference.get_ticks()])
+    )[:, 1]  # heights in the bar, 0 to 1
+    shown = (ticks >= -1e-9) & (ticks <= 1 + 1e-9)
+    labels = [t.get_text().replace("\u2212", "-") for t in reference.ax.get_yticklabels()]
+    assert [t.get_text() for t in bar.texts] == [t for t, s in zip(labels, shown, strict=True) if s]
+    heights = [t.get_position()[1] for t in bar.texts]
+    np.testing.assert_allclose(heights, where[1] + where[3] * ticks[shown], atol=1e-6)

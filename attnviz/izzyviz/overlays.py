@@ -9,20 +9,14 @@ from __future__ import annotations
 from attnviz.analysis import find_regions
 from attnviz.errors import AttnvizError
 from attnviz.izzyviz import inputs
-from attnviz.plot.layouts import (
-    Panel,
-    axis_titles,
-    draw_panel,
-    heatmap_options,
-    panel_grid,
-    save_figures,
-)
+from attnviz.plot.layouts import save_figures
 from attnviz.plot.overlays import (
     cell_grid,
     comparison_circles,
     evolution_sparklines,
     stability_circles,
 )
+from attnviz.plot.panels import Panel, axis_titles, draw_panel, heatmap_options, panel_grid
 
 
 def _labels(tokens, count: int, name: str, axis: str, prefix: str) -> list[str]:

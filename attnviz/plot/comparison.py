@@ -15,8 +15,8 @@ from attnviz.compare import Aligned, check_models, difference, symmetric_limit
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.plot.heatmap import heatmap
-from attnviz.plot.layouts import Panel, axis_titles, heatmap_options, panel_grid
 from attnviz.plot.overlays import comparison_circles, evolution_sparklines, stability_circles
+from attnviz.plot.panels import Panel, axis_titles, heatmap_options, panel_grid
 
 COMPARISON_INCHES = 5.5  # the side of a comparison's one panel, at least
 DIFFERENCE_CMAP = "RdBu_r"  # diverging: blue where B is lower, white at 0, red where higher

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
-from matplotlib.image import BboxImage
 
 from attnviz.errors import AttnvizError
+from attnviz.plot.colourbar import ColourBar
 
 
 def label_positions(
@@ -134,75 +134,83 @@ def heatmap(
         row_edges = np.arange(q + 1) - 0.5 if row_edges is None else np.asarray(row_edges)
         col_edges = np.arange(k + 1) - 0.5 if col_edges is None else np.asarray(col_edges)
         image = ax.pcolorfast(col_edges, row_edges, data, cmap=colours, norm=norm)
-        ax.set_xlim(col_edges[0], col_edges[-1])
-        ax.set_ylim(row_edges[-1], row_edges[0])
     else:
         extent = (-0.5, shown.shape[1] * f - 0.5, shown.shape[0] * f - 0.5, -0.5)
         image = ax.imshow(
             shown, cmap=colours, norm=norm, interpolation="nearest", aspect="auto", extent=extent
         )
-        ax.set_xlim(-0.5, k - 0.5)
-        ax.set_ylim(q - 0.5, -0.5)
         row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
-    for spine in ax.spines.values():  # the frame outside the image: edge cells stay visible
-        spine.set_position(("outward", 1.5))
+    if colorbar:  # first: it takes its room from the axes
+        extend = "max" if vmax is None and hi < high else "neither"
+        panel_colorbar(image, font_size, extend)
+    framed_view(ax, col_edges, row_edges)
     marked_rows = {r for r, _ in highlight}
     marked_cols = {c for _, c in highlight}
     for axis, labels, edges, special, marked, shown in (
         (ax.xaxis, col_labels, col_edges, col_special, marked_cols, ticks[0]),
         (ax.yaxis, row_labels, row_edges, row_special, marked_rows, ticks[1]),
     ):
-        if not shown:
+        if shown:
+            token_ticks(axis, labels, edges, special, marked, max_labels, font_size)
+        else:  # no ticks, and nothing of the axis to draw or measure (an axis title shows it)
             axis.set_ticks([])
-            continue
-        n = len(edges) - 1
-        centers = (edges[:-1] + edges[1:]) / 2
-        box = ax.get_position()
-        inches = (
-            box.width * ax.figure.get_figwidth()
-            if axis is ax.xaxis
-            else box.height * ax.figure.get_figheight()
-        )
-        min_gap = (font_size * 1.1 / 72) / max(inches, 1e-3) * (edges[-1] - edges[0])
-        ticks = label_positions(n, max_labels, sorted(marked), centers, min_gap)
-        axis.set_ticks(centers[ticks])
-        texts = [str(i) if labels is None else labels[i] for i in ticks]
-        axis.set_ticklabels(texts, fontsize=font_size)
-        for index, tick in zip(ticks, axis.get_major_ticks(), strict=True):
-            if special is not None and special[index]:
-                tick.label1.set_fontweight("bold")
-            if index in marked:
-                tick.label1.set_color("red")
-                tick.label1.set_fontweight("bold")
-    ax.tick_params(axis="x", labelrotation=90, length=2, pad=1)
-    ax.tick_params(axis="y", length=2, pad=1)
-    if title:
-        ax.set_title(title, fontsize=font_size + 2)
-    if colorbar:
-        extend = "max" if vmax is None and hi < high else "neither"
-        panel_colorbar(image, font_size, extend)
+            axis.set_visible(False)
+    if title:  # placed above the axes (y given): no search for ticks on top
+        ax.set_title(title, fontsize=font_size + 2, y=1.0)
     return image
+
+
+FRAME_POINTS = 1.5  # white between the image and the frame: the edge cells are never under it
+
+
+def framed_view(ax, col_edges: np.ndarray, row_edges: np.ndarray) -> None:
+    """Show the cells from the first edge to the last (rows top down) and FRAME_POINTS more
+    on every side, so that the frame (the axes' edge, where the ticks start) lies outside the
+    image."""
+    box, (width, height) = ax.get_position(), ax.figure.get_size_inches()
+    gap = FRAME_POINTS / 72  # inches
+    limits = []
+    for edges, inches in ((col_edges, box.width * width), (row_edges, box.height * height)):
+        span = edges[-1] - edges[0]
+        margin = span * gap / max(inches - 2 * gap, gap)  # data units
+        limits.append((edges[0] - margin, edges[-1] + margin))
+    ax.set_xlim(*limits[0])
+    ax.set_ylim(*limits[1][::-1])
+
+
+def token_ticks(axis, labels, edges, special, marked, max_labels: int, font_size: float) -> None:
+    """Label the cells between `edges` on `axis` with their tokens (`labels`, else indices),
+    thinned out to `max_labels` and never overlapping, but keeping the `marked` ones (red);
+    `special` ones bold. Tick style first, so each tick is made once, already styled."""
+    ax = axis.axes
+    x = axis is ax.xaxis
+    ax.tick_params(axis="x" if x else "y", length=2, pad=1, labelsize=font_size)
+    if x:
+        ax.tick_params(axis="x", labelrotation=90)
+    box = ax.get_position()
+    inches = box.width * ax.figure.get_figwidth() if x else box.height * ax.figure.get_figheight()
+    min_gap = (font_size * 1.1 / 72) / max(inches, 1e-3) * (edges[-1] - edges[0])
+    centers = (edges[:-1] + edges[1:]) / 2
+    ticks = label_positions(len(edges) - 1, max_labels, sorted(marked), centers, min_gap)
+    axis.set_ticks(centers[ticks], [str(i) if labels is None else labels[i] for i in ticks])
+    for index, tick in zip(ticks, axis.get_major_ticks(), strict=True):
+        if special is not None and special[index]:
+            tick.label1.set_fontweight("bold")
+        if index in marked:
+            tick.label1.set_color("red")
+            tick.label1.set_fontweight("bold")
 
 
 def panel_colorbar(
     image, font_size: float, extend: str = "neither", fraction: float = 0.046, pad: float = 0.02
-):
+) -> ColourBar:
     """A colour bar right of the image's axes, which give up `fraction` + `pad` of their width
-    (as `Figure.colorbar(ax=...)` does, without re-planning the figure's grid). On a linear
-    scale its colours are one image, not 256 vector cells or a raster that needs a page-sized
-    buffer of its own."""
-    ax = image.axes
+    (as `Figure.colorbar(ax=...)` does, without re-planning the figure's grid), at most 20
+    times as tall as it is wide, centred."""
+    ax, fig = image.axes, image.axes.figure
     box = ax.get_position()
     ax.set_position([box.x0, box.y0, box.width * (1 - fraction - pad), box.height])
-    where = [box.x0 + box.width * (1 - fraction), box.y0, box.width * fraction, box.height]
-    cax = ax.figure.add_axes(where, label="<colorbar>")
-    cax.set_box_aspect(20)
-    cax.set_anchor((0.0, 0.5))
-    bar = ax.figure.colorbar(image, cax=cax, extend=extend)
-    if type(image.norm) is Normalize:  # the bar is linear in the values: one image fills it
-        bar.solids.remove()
-        solids = BboxImage(cax.bbox, cmap=image.cmap, norm=image.norm, origin="lower")
-        solids.set_data(np.linspace(image.norm.vmin, image.norm.vmax, 256)[:, None])  # (256, 1)
-        cax.add_artist(solids)  # not an AxesImage: the figure's images stay its heatmaps
-    bar.ax.tick_params(labelsize=font_size)
-    return bar
+    width = box.width * fraction
+    height = min(box.height, 20 * width * fig.get_figwidth() / fig.get_figheight())
+    where = [box.x0 + box.width * (1 - fraction), box.y0 + (box.height - height) / 2, width, height]
+    return fig.add_artist(ColourBar(image, where, font_size, extend))
