@@ -1,15 +1,23 @@
-"""Finding what to look at in an attention matrix: top cells and high-attention regions.
+"""Finding what to look at in an attention matrix: top cells and high-attention regions, and
+what each highlight variant of a panel marks, found before anything is drawn.
 
 Pure NumPy on (q, k) matrices; nothing here draws.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from attnviz.errors import AttnvizError
 
 Region = tuple[int, int, int, int]  # (top, left, bottom, right), inclusive cell indices
+
+
+def causal_mask(q: int, k: int) -> np.ndarray:
+    """Cells a causal model cannot attend to: above the diagonal (aligned at the bottom right)."""
+    return np.triu(np.ones((q, k), bool), k=1 + k - q)
 
 
 def top_cells(matrix: np.ndarray, n: int, masked: np.ndarray | None = None) -> list[tuple]:
@@ -226,3 +234,39 @@ def find_regions(
                 changed = True
                 break
     return sorted(regions, key=lambda region: -stats.mean(region))
+
+
+@dataclass(frozen=True)
+class Marks:
+    """What a panel highlights: cells as (row, col) and boxes as (top, left, bottom, right)."""
+
+    cells: list[tuple[int, int]] = field(default_factory=list)
+    boxes: list[Region] = field(default_factory=list)
+
+
+def panel_marks(
+    matrix: np.ndarray,
+    causal: bool,
+    variant: str,
+    top_n: int,
+    regions: list,
+    auto_regions: int,
+    top: list | None = None,
+) -> Marks:
+    """What `variant` highlights in `matrix` (q, k): top_cells, the `top_n` highest cells (of
+    a long record, its exact `top` cells (row, col, score, label), in the blocks drawn) and the
+    `regions` given; regions, the `regions` given and `auto_regions` found ones; plain, none."""
+    q, k = matrix.shape
+    masked = causal_mask(q, k) if causal else None
+    cells = []
+    if variant == "top_cells":
+        if top is not None:
+            cells = list(dict.fromkeys((r, c) for r, c, _, _ in top[:top_n]))
+        else:
+            cells = top_cells(matrix, top_n, masked)
+    boxes = []
+    if variant in ("top_cells", "regions"):
+        boxes = check_regions([tuple(r) for r in regions], (q, k))
+        if variant == "regions":
+            boxes += find_regions(matrix, auto_regions, masked=masked)
+    return Marks(cells, boxes)

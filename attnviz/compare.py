@@ -100,25 +100,6 @@ def _text_words(data: ViewData) -> ViewData:
     )
 
 
-def _select(data: ViewData, layer: int, head: int | None, model: str) -> tuple[np.ndarray, str]:
-    """One stored layer's matrix (q, k) of one head, or the mean over heads, and the head's
-    label."""
-    layers, heads = len(data.layers), len(data.heads)
-    if not -layers <= layer < layers:
-        raise AttnvizError(
-            f"comparison layer {layer} is out of range for '{model}', which stores {layers} "
-            f"layers; choose -{layers}..{layers - 1}"
-        )
-    if head is None or data.heads == ["mean"]:
-        return data.mean_map(layer), "mean"
-    if head not in range(heads):
-        raise AttnvizError(
-            f"comparison head {head} is out of range for '{model}', which stores {heads} heads; "
-            f"choose 0..{heads - 1} or null for the mean"
-        )
-    return data.attention[layer, head], data.heads[head]
-
-
 def _first_difference(first: list[str], second: list[str]) -> str:
     for i, (a, b) in enumerate(zip(first, second, strict=False)):
         if a != b:
@@ -178,9 +159,11 @@ def align(
                 f"'{models[0]}' and '{model}' tokenize prompt '{prompts[0]}' differently "
                 f"({where}); set word-level comparison on (word_level: true) to compare them"
             )
-    selected = [_select(d, layer, head, m) for d, m in zip(data, models, strict=True)]
+    selected = [
+        d.pick(layer, head, "comparison ", f"'{m}'") for d, m in zip(data, models, strict=True)
+    ]
     return Aligned(
-        np.stack([m for m, _ in selected]).astype(np.float32),  # (models, q, k)
+        np.stack([m for m, _, _ in selected]).astype(np.float32),  # (models, q, k)
         models,
         (first.row_tokens, first.col_tokens),
         (first.row_special, first.col_special),
@@ -188,7 +171,7 @@ def align(
         "word" if word_level else "token",
         prompts[0],
         [d.layers[layer] for d in data],
-        [h for _, h in selected],
+        ["mean" if j < 0 else d.heads[j] for d, (_, _, j) in zip(data, selected, strict=True)],
     )
 
 

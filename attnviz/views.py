@@ -135,6 +135,27 @@ class ViewData:
             return self.head_mean[layer]
         return self.attention[layer].mean(axis=0)
 
+    def pick(self, layer: int, head: int | None, chooser: str, holder: str):
+        """The (q, k) matrix of stored `layer` (negative: from the end) and stored `head`, or
+        of the mean over heads (`head` None, or a record of head means), with the layer's
+        stored index and the head's (-1: the mean). `chooser` and `holder` name, in errors,
+        what chose them and what holds the layers ("plot.", "the record")."""
+        layers, heads = len(self.layers), len(self.heads)
+        if not -layers <= layer < layers:
+            raise AttnvizError(
+                f"{chooser}layer {layer} is out of range for {holder}, which stores {layers} "
+                f"layers; choose -{layers}..{layers - 1}"
+            )
+        i = layer % layers
+        if head is None or self.heads == ["mean"]:
+            return self.mean_map(i), i, -1
+        if head not in range(heads):
+            raise AttnvizError(
+                f"{chooser}head {head} is out of range for {holder}, which stores {heads} heads; "
+                f"choose 0..{heads - 1} or null for the mean"
+            )
+        return self.attention[i, head], i, head
+
 
 def view_data(
     record: dict,

@@ -16,7 +16,14 @@ from attnviz.plot.overlays import (
     evolution_sparklines,
     stability_circles,
 )
-from attnviz.plot.panels import Panel, axis_titles, draw_panel, heatmap_options, panel_grid
+from attnviz.plot.panels import (
+    Panel,
+    axis_titles,
+    draw_panel,
+    heatmap_options,
+    marks_of,
+    panel_grid,
+)
 
 
 def _labels(tokens, count: int, name: str, axis: str, prefix: str) -> list[str]:
@@ -283,7 +290,7 @@ def visualize_attention_with_detected_regions(
     )
     panel = _panel(matrix, rows, cols)
     fig, ax = _figure(panel, style, title, ax)
-    draw_panel(ax, panel, style, "regions", None, None)
+    draw_panel(ax, panel, style, "regions", None, None, marks_of(panel, style, "regions"))
     return _finish(fig, ax, style, save_path, title)
 
 

@@ -9,6 +9,7 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
 
+from attnviz.analysis import causal_mask
 from attnviz.errors import AttnvizError
 from attnviz.plot.colourbar import ColourBar
 
@@ -30,11 +31,6 @@ def label_positions(
         if index not in chosen and all(abs(centers[index] - centers[j]) >= min_gap for j in chosen):
             chosen.append(index)
     return np.array(sorted(chosen), dtype=int)
-
-
-def causal_mask(q: int, k: int) -> np.ndarray:
-    """Cells a causal model cannot attend to: above the diagonal (aligned at the bottom right)."""
-    return np.triu(np.ones((q, k), bool), k=1 + k - q)
 
 
 def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray, int]:

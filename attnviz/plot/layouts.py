@@ -53,22 +53,9 @@ def chosen_head_figures(
 
 
 def _single_matrix(data: ViewData, style: PlotConfig) -> tuple[np.ndarray, str, tuple]:
-    layers = len(data.layers)
-    if not -layers <= style.layer < layers:
-        raise AttnvizError(
-            f"plot.layer is {style.layer} but the record holds {layers} layers; "
-            f"choose -{layers}..{layers - 1}"
-        )
-    i = style.layer % layers
-    if style.head is None or data.heads == ["mean"]:
-        return data.mean_map(i), f"layer {data.layers[i]}, mean over heads", (i, -1)
-    if style.head not in range(len(data.heads)):
-        raise AttnvizError(
-            f"plot.head is {style.head} but the record holds {len(data.heads)} heads; "
-            f"choose 0..{len(data.heads) - 1} or null for the mean"
-        )
-    title = f"layer {data.layers[i]}, head {data.heads[style.head]}"
-    return data.attention[i, style.head], title, (i, style.head)
+    matrix, i, j = data.pick(style.layer, style.head, "plot.", "the record")
+    head = "mean over heads" if j < 0 else f"head {data.heads[j]}"
+    return matrix, f"layer {data.layers[i]}, {head}", (i, j)
 
 
 def single_figures(

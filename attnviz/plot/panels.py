@@ -11,10 +11,10 @@ import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 
-from attnviz.analysis import check_regions, find_regions, top_cells
+from attnviz.analysis import Marks, causal_mask, panel_marks
 from attnviz.config import PlotConfig
 from attnviz.plot.colourbar import ColourBar
-from attnviz.plot.heatmap import causal_mask, colour_limits, contrasting_colours, heatmap
+from attnviz.plot.heatmap import colour_limits, contrasting_colours, heatmap
 from attnviz.views import ViewData
 
 
@@ -134,38 +134,42 @@ def heatmap_options(panel: Panel, style: PlotConfig, vmin=None, vmax=None) -> di
     )
 
 
+def marks_of(panel: Panel, style: PlotConfig, variant: str) -> Marks:
+    """What `variant` highlights in `panel` (`attnviz.analysis.panel_marks`), before drawing."""
+    return panel_marks(
+        panel.matrix,
+        panel.causal,
+        variant,
+        style.top_n,
+        style.regions,
+        style.auto_regions,
+        panel.top,
+    )
+
+
 def draw_panel(
-    ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax, ticks=(True, True)
+    ax, panel: Panel, style: PlotConfig, variant: str, vmin, vmax, marks: Marks, ticks=(True, True)
 ) -> dict:
-    """Draw one panel with its highlight variant, with (x, y) `ticks` or not; returns what
-    was drawn: the image, the highlighted cells and the boxes (top, left, bottom, right)."""
+    """Draw one panel with the `marks` of its highlight variant (`marks_of`), with (x, y)
+    `ticks` or not; returns what was drawn: the image, the highlighted cells and the boxes
+    (top, left, bottom, right)."""
     q, k = panel.matrix.shape
-    masked = causal_mask(q, k) if panel.causal else None
-    drawn = {"cells": [], "boxes": []}
     options = heatmap_options(panel, style, vmin, vmax)
     options["ticks"] = ticks
-    if panel.wide_first:  # the first token, a sink at every length: 2 % of the width at least
-        options.update(col_edges=_enlarged_edges(k, {0}, max(1.0, 0.02 * k)))
+    first = {0} if panel.wide_first else set()  # a long record's first token: drawn wider
+    if panel.wide_first:  # 2 % of the width at least: a sink at every length
+        options.update(col_edges=_enlarged_edges(k, first, max(1.0, 0.02 * k)))
     if variant == "top_cells":
-        if panel.top is not None:  # a long record: its exact cells, in the blocks drawn
-            cells = list(dict.fromkeys((r, c) for r, c, _, _ in panel.top[: style.top_n]))
-        else:
-            cells = top_cells(panel.matrix, style.top_n, masked)
-        drawn["cells"] = cells
         options.update(
-            highlight=cells,
-            row_edges=_enlarged_edges(q, {r for r, _ in cells}, style.enlarged_size),
-            col_edges=_enlarged_edges(
-                k, {c for _, c in cells} | ({0} if panel.wide_first else set()), style.enlarged_size
-            ),
+            highlight=marks.cells,
+            row_edges=_enlarged_edges(q, {r for r, _ in marks.cells}, style.enlarged_size),
+            col_edges=_enlarged_edges(k, {c for _, c in marks.cells} | first, style.enlarged_size),
         )
-    drawn["image"] = image = heatmap(
-        panel.matrix, panel.row_tokens, panel.col_tokens, ax, **options
-    )
+    image = heatmap(panel.matrix, panel.row_tokens, panel.col_tokens, ax, **options)
     rows = options.get("row_edges", np.arange(q + 1) - 0.5)
     cols = options.get("col_edges", np.arange(k + 1) - 0.5)
     if variant == "top_cells" and max(q, k) <= style.score_threshold:
-        for r, c in drawn["cells"]:
+        for r, c in marks.cells:
             value = panel.matrix[r, c]
             ax.text(
                 (cols[c] + cols[c + 1]) / 2,
@@ -178,13 +182,9 @@ def draw_panel(
             )
     if variant == "top_cells" and panel.top is not None:
         exact_scores(ax, panel.top[: style.top_n], style)
-    if variant in ("top_cells", "regions"):
-        boxes = check_regions([tuple(r) for r in style.regions], (q, k))
-        if variant == "regions":
-            boxes += find_regions(panel.matrix, style.auto_regions, masked=masked)
-        drawn["boxes"] = draw_boxes(ax, boxes, rows, cols, style)
+    boxes = draw_boxes(ax, marks.boxes, rows, cols, style)
     axis_titles(ax, style)
-    return drawn
+    return {"image": image, "cells": marks.cells, "boxes": boxes}
 
 
 def exact_scores(ax, top: list, style: PlotConfig) -> None:
@@ -247,12 +247,13 @@ def grid_figure(
     panels: list[Panel], style: PlotConfig, title: str, variant: str, per_row: int | None = None
 ) -> Figure:
     """Panels in a grid, one colour scale per panel, per figure or fixed (style.scale)."""
+    marks = [marks_of(p, style, variant) for p in panels]  # found before drawing
     # top cells enlarge different rows in each panel: each panel labels its own
     fig, axes, ticks = panel_grid(panels, style, title, per_row, variant == "top_cells")
     vmin, vmax = _scale(panels, style)
     drawn = [
-        draw_panel(ax, p, style, variant, vmin, vmax, shown)
-        for ax, p, shown in zip(axes, panels, ticks, strict=True)
+        draw_panel(ax, p, style, variant, vmin, vmax, m, shown)
+        for ax, p, m, shown in zip(axes, panels, marks, ticks, strict=True)
     ]
     if style.scale != "panel":  # one colorbar for the figure, right of the grid
         boxes = [ax.get_position() for ax in axes]

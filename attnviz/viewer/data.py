@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
-from attnviz.plot.heatmap import causal_mask
+from attnviz.analysis import causal_mask
 from attnviz.viewer.options import ViewerConfig
 from attnviz.views import VIEWS, part_slice, stored_labels
 
