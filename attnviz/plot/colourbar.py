@@ -31,12 +31,19 @@ def tick_values(lo: float, hi: float, length_points: float, font_size: float) ->
 
 def tick_labels(values: np.ndarray) -> list[str]:
     """The values with the fewest decimals that write each exactly (all with the same
-    number), as matplotlib's default formatter does; a tiny range in 3 significant digits."""
+    number) and a true minus sign, as matplotlib's default formatter does; a tiny range in 3
+    significant digits."""
     step = float(np.diff(values).min()) if len(values) > 1 else max(abs(float(values[0])), 1.0)
-    for decimals in range(7):
-        if np.allclose(np.round(values, decimals), values, rtol=0, atol=step * 1e-6):
-            return [f"{v + 0.0:.{decimals}f}" for v in values]
-    return [f"{v + 0.0:.3g}" for v in values]
+    form = next(
+        (
+            f".{decimals}f"
+            for decimals in range(7)
+            if np.allclose(np.round(values, decimals), values, rtol=0, atol=step * 1e-6)
+        ),
+        ".3g",
+    )
+    minus = "\u2212" if rcParams["axes.unicode_minus"] else "-"
+    return [f"{v + 0.0:{form}}".replace("-", minus) for v in values]
 
 
 class ColourBar(Artist):
