@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnviz.compare import INPUT_VIEWS, check_models, compared_view
+from attnviz.catalogue import INPUT_VIEWS, VIEWS, check_models, compared_view
 from attnviz.config import (
     ExtractConfig,
     PlotConfig,
@@ -17,7 +17,7 @@ from attnviz.config import (
 from attnviz.errors import AttnvizError
 from attnviz.plot.layouts import head_figures, layer_average_figures, save_figures
 from attnviz.record import load_record, save_record
-from attnviz.views import VIEWS, view_data
+from attnviz.views import view_data
 
 
 def view_attention(

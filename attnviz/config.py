@@ -20,31 +20,31 @@ from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import ConfigKeyError, OmegaConfBaseException, ValidationError
 
 from attnviz.atomic import atomic_path
-from attnviz.compare import KINDS, check_models, compared_view
+from attnviz.catalogue import (
+    ALL_HEADS,
+    ARCHITECTURES,
+    DEMO_MODELS,
+    DEVICES,
+    DTYPES,
+    KINDS,
+    LAYOUTS,
+    SCALES,
+    SPECIAL_TOKENS,
+    STORAGE_DTYPES,
+    VARIANTS,
+    VIEWS,
+    check_models,
+    compared_view,
+    parse_selection,
+    statistic_applies,
+    views_for,
+)
 from attnviz.errors import AttnvizError
-from attnviz.head_stats import ALL_HEADS, parse_selection, statistic_applies
 from attnviz.values import check_extract_values, check_indices, check_plot_values
-from attnviz.views import ARCHITECTURES, VIEWS
 
 CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
-DEMO_MODELS = (
-    "minilm",
-    "smollm2",
-    "t5_tiny",
-    "tinylm_step0",
-    "tinylm_step50",
-    "tinylm_step200",
-    "tinylm_seed1",
-    "tinylm_seed2",
-)
-LAYOUTS = ("layer_average", "heads", "single")
-VARIANTS = ("plain", "top_cells", "regions")
-SCALES = ("panel", "figure", "fixed")
 # The plot options the interactive viewer shares with the figures.
 VIEWER_STYLE_KEYS = ("cmap", "gamma", "scale", "vmin", "vmax", "ignore_first_token")
-DTYPES = ("auto", "float32", "float16", "bfloat16")
-STORAGE_DTYPES = ("float16", "float32")
-DEVICES = ("auto", "cpu", "cuda")
 RESERVED_NAMES = ("models", "logs", "comparisons")  # folders of their own under results/
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 _PERIODIC = re.compile(r"(.+?)\1{19,}$")  # as Snakemake's PeriodicityDetector (20 repeats)
@@ -220,10 +220,8 @@ class Sweep:
         """(view, layout, variant) of every figure drawn for this model and prompt."""
         for view in self.views(model, prompt):
             for layout in self.config.plot.layouts:
-                if view == "question_context" and layout != "single":
-                    continue  # five panels of one layer and head
-                if VIEWS[view].rollout and layout == "heads":
-                    continue  # rollout has no heads: one map per layer
+                if layout not in VIEWS[view].layouts:
+                    continue
                 for variant in self.config.plot.variants:
                     yield view, layout, variant
 
@@ -362,10 +360,6 @@ def _explain_hydra_error(message: str, conf_dir: Path) -> str:
     return f"config: {first} {hint}".strip()
 
 
-def views_for(architecture: str) -> list[str]:
-    return [name for name, spec in VIEWS.items() if spec.architecture == architecture]
-
-
 def check_prompt_fits(prompt: PromptConfig, architecture: str) -> None:
     """A prompt asks only for what a model of this architecture can do."""
     where = f"prompt '{prompt.id}'"
@@ -472,7 +466,7 @@ def check_plot(plot: PlotConfig, where: str = "config: plot") -> PlotConfig:
 
 def check_extract(extract: ExtractConfig, where: str = "config: extract") -> ExtractConfig:
     check_choice(f"{where}.storage_dtype", extract.storage_dtype, STORAGE_DTYPES)
-    check_choice(f"{where}.special_tokens", extract.special_tokens, ("keep", "drop"))
+    check_choice(f"{where}.special_tokens", extract.special_tokens, SPECIAL_TOKENS)
     if extract.batch_size < 1:
         raise AttnvizError(f"{where}.batch_size must be at least 1")
     if extract.max_new_tokens < 1:

@@ -16,30 +16,17 @@ from __future__ import annotations
 
 import csv
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from attnviz.atomic import atomic_path
+from attnviz.catalogue import POSITIONAL, SECTIONS, STATISTICS, parse_selection
 from attnviz.errors import AttnvizError
 from attnviz.views import stored_labels
 
-STATISTICS = (
-    "entropy",  # mean normalised row entropy: 1 uniform over the keys allowed, 0 one-hot
-    "sink_first",  # mean attention on key 0
-    "sink_special",  # mean summed attention on special tokens ([CLS], <s>, ...)
-    "previous_token",  # mean A[i, i - 1] over rows i >= 1
-    "diagonal",  # mean A[i, i]
-    "distance",  # mean over rows of sum_j A[i, j] * |i - j|, in tokens
-    "generated_to_source",  # decoder generation: mean attention of generated rows on the prompt
-)
-SECTIONS = ("self", "encoder", "decoder", "cross")
-_POSITIONAL = ("previous_token", "diagonal", "distance", "generated_to_source")  # square only
 _CHUNK_ELEMENTS = 2**20  # float32 cells per block of rows: 4 MB, stays in cache
-_SPEC = re.compile(r"(top|bottom)_k_by_(\w+)")
-ALL_HEADS = "all"
 
 
 @dataclass
@@ -118,7 +105,7 @@ def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None
         "generated_to_source": n - source_end if generated else 0,
     }
     if n != k:
-        counts.update(dict.fromkeys(_POSITIONAL, 0))
+        counts.update(dict.fromkeys(POSITIONAL, 0))
     return {
         name: (total.cpu() / counts.get(name, n)).numpy()
         if counts.get(name, n)
@@ -298,38 +285,6 @@ def mean_over_prompts(results: Iterable[Mapping[str, np.ndarray]]) -> dict[str, 
         )
         for name in totals
     }
-
-
-def statistic_applies(name: str, section: str, generates: bool) -> bool:
-    """Whether statistic `name` has values in `section` (self, encoder, decoder, cross) of a
-    model whose prompts generate text (`generates`: a decoder's generated tokens)."""
-    if section == "cross":
-        return name not in _POSITIONAL
-    return name != "generated_to_source" or (section == "self" and generates)
-
-
-def parse_selection(spec: str) -> tuple[str, str]:
-    """(`top` or `bottom`, statistic) of a head selection `top_k_by_<statistic>` /
-    `bottom_k_by_<statistic>`; a malformed spec or an unknown statistic is an error."""
-    match = _SPEC.fullmatch(spec)
-    if match is None:
-        raise AttnvizError(
-            f"head selection '{spec}' is malformed; write all, top_k_by_<statistic> or "
-            "bottom_k_by_<statistic>, e.g. bottom_k_by_entropy"
-        )
-    direction, name = match.groups()
-    if name not in STATISTICS:
-        raise AttnvizError(
-            f"unknown statistic '{name}' in '{spec}'; choose one of {', '.join(STATISTICS)}"
-        )
-    return direction, name
-
-
-def selection_title(spec: str, k: int) -> str:
-    """What a head selection shows, in words: `bottom_k_by_entropy`, 8 -> "bottom 8 heads by
-    entropy"."""
-    direction, name = parse_selection(spec)
-    return f"{direction} {k} heads by {name}"
 
 
 def select_heads(stats: Mapping[str, np.ndarray], spec: str, k: int) -> list[tuple[int, int]]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from attnviz.catalogue import VIEWS
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, stored_labels
+from attnviz.views import ViewData, stored_labels
 
 
 def too_long(record: dict, what: str, section: str = "self") -> AttnvizError:

@@ -10,76 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from attnviz.catalogue import VIEWS
 from attnviz.errors import AttnvizError
-
-ARCHITECTURES = ("encoder", "decoder", "encoder_decoder")
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    architecture: str
-    section: str  # key in record["attention"]
-    rows: str  # "tokens" (the input) or "target_tokens" (the decoder side)
-    cols: str
-    causal: bool  # upper triangle is masked by the model
-    title: str
-    row_part: str = "all"  # all | source | generated (decoder generation)
-    col_part: str = "all"
-
-    needs_pair: bool = False  # a question/context prompt
-    rollout: bool = False  # the attention rollout through the layers (attnviz.rollout)
-
-    @property
-    def needs_generation(self) -> bool:
-        return self.row_part != "all" or self.col_part != "all"
-
-
-VIEWS = {
-    "self_attention": ViewSpec("encoder", "self", "tokens", "tokens", False, "Self-attention"),
-    "question_context": ViewSpec(
-        "encoder", "self", "tokens", "tokens", False, "Question-context", needs_pair=True
-    ),
-    "full_sequence": ViewSpec("decoder", "self", "tokens", "tokens", True, "Full sequence"),
-    "self_attention_source": ViewSpec(
-        "decoder", "self", "tokens", "tokens", True, "Source self-attention", "source", "source"
-    ),
-    "generated_to_source": ViewSpec(
-        "decoder", "self", "tokens", "tokens", False, "Generated to source", "generated", "source"
-    ),
-    "self_attention_generated": ViewSpec(
-        "decoder",
-        "self",
-        "tokens",
-        "tokens",
-        True,
-        "Generated self-attention",
-        "generated",
-        "generated",
-    ),
-    "encoder_self_attention": ViewSpec(
-        "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder self-attention"
-    ),
-    "decoder_self_attention": ViewSpec(
-        "encoder_decoder",
-        "decoder",
-        "target_tokens",
-        "target_tokens",
-        True,
-        "Decoder self-attention",
-    ),
-    "cross_attention": ViewSpec(
-        "encoder_decoder", "cross", "target_tokens", "tokens", False, "Cross-attention"
-    ),
-    "rollout": ViewSpec(
-        "encoder", "self", "tokens", "tokens", False, "Attention rollout", rollout=True
-    ),
-    "full_sequence_rollout": ViewSpec(
-        "decoder", "self", "tokens", "tokens", True, "Full sequence rollout", rollout=True
-    ),
-    "encoder_rollout": ViewSpec(
-        "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder rollout", rollout=True
-    ),
-}
 
 
 def normalized_rows(matrix: np.ndarray) -> np.ndarray:

@@ -12,11 +12,11 @@ import pytest
 import torch
 
 import attnviz.head_stats as head_stats
+from attnviz.catalogue import STATISTICS
 from attnviz.config import ExtractConfig, PromptConfig
 from attnviz.errors import AttnvizError
 from attnviz.extract import extract_record
 from attnviz.head_stats import (
-    STATISTICS,
     head_statistics,
     mean_over_prompts,
     record_head_stats,
