@@ -17,7 +17,8 @@ import numpy as np
 
 from attnviz.catalogue import VIEWS, check_models
 from attnviz.errors import AttnvizError
-from attnviz.views import ViewData, normalized_rows, view_data
+from attnviz.matrices import ViewData, normalized_rows
+from attnviz.views import view_data
 
 
 @dataclass(frozen=True)

@@ -8,8 +8,8 @@ the generated tokens look back at the prompt. Computed on the square self-attent
 no diagonal or distance to speak of), a block of rows at a time in float32, so memory stays
 a few MB whatever the record's length; a causal section reads only the keys each block may
 attend, half the work of the full square.
-`select_heads` turns the statistics into a choice of heads to draw. torch is imported where
-the numbers are computed, so the Snakefile can check statistic names without it.
+`select_heads` turns the statistics into a choice of heads to draw. The statistics' names and
+the head selections by them live in `attnviz.catalogue`.
 """
 
 from __future__ import annotations
@@ -20,11 +20,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
+import torch
 
 from attnviz.atomic import atomic_path
 from attnviz.catalogue import POSITIONAL, SECTIONS, STATISTICS, parse_selection
 from attnviz.errors import AttnvizError
-from attnviz.views import stored_labels
+from attnviz.matrices import stored_labels
 
 _CHUNK_ELEMENTS = 2**20  # float32 cells per block of rows: 4 MB, stays in cache
 
@@ -56,8 +57,6 @@ def head_statistics(
     each row renormalised to 1 (rows of a record that dropped special tokens sum to less)
     and skips rows with a single allowed key; a head with no such row has NaN entropy.
     """
-    import torch
-
     attention = torch.as_tensor(attention)
     layers, heads, n, k = attention.shape
     sums = row_sums(layers, heads)
@@ -76,8 +75,6 @@ def row_sums(layers: int, heads: int, device=None) -> dict:
     """Zeroed sums over rows of every statistic: name -> (layers, heads) float64. Every
     statistic is a sum over rows divided by a count, so a stream of row blocks (the capture
     of a long prompt, attnviz.reduce) gives the same numbers as the whole matrix."""
-    import torch
-
     return {
         name: torch.zeros(layers, heads, dtype=torch.float64, device=device) for name in STATISTICS
     }
@@ -85,8 +82,6 @@ def row_sums(layers: int, heads: int, device=None) -> dict:
 
 def stream_inputs(n: int, k: int, causal: bool, special=None, device=None):
     """log(keys each row may see) (n,) and the special-token weights (k,) `add_block` takes."""
-    import torch
-
     positions = torch.arange(n, dtype=torch.float32, device=device)
     allowed = positions + 1 if causal else torch.full((n,), float(k), device=device)
     if special is None:
@@ -118,8 +113,6 @@ def add_block(sums, layer, block, first, log_allowed, special, source_end, causa
     """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`; `block`
     (heads, rows, keys) float32 on any device (keys may stop after a causal block's last row;
     a `causal` block is zero after each row's own key)."""
-    import torch
-
     rows, keys = block.shape[1:]
     last = first + rows
     mass = block.sum(-1)  # (heads, rows)
