@@ -20,7 +20,6 @@ from omegaconf.errors import OmegaConfBaseException
 from attnviz.atomic import atomic_path
 from attnviz.catalogue import (
     ALL_HEADS,
-    ARCHITECTURES,
     KINDS,
     VIEWS,
     check_models,
@@ -46,6 +45,7 @@ from attnviz.values import check_indices
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 
 WORKFLOW_KEYS = ("experiment", "overrides")
+SCHEMA_GROUPS = ("model", "plot", "extract")  # conf/ states only what differs from the schema
 
 _NOT_PROMPTS = [f.name for f in fields(SweepConfig) if f.name != "prompts"]
 
@@ -124,7 +124,7 @@ def compose_sweep(
     from hydra import compose, initialize_config_dir
     from hydra.errors import HydraException
 
-    overrides = list(overrides)
+    overrides = [_set_anyway(override) for override in overrides]
     if experiment:
         overrides.append(f"experiment={experiment}")
     try:
@@ -136,6 +136,16 @@ def compose_sweep(
         raise AttnvizError(f"config: {str(exc).splitlines()[0]}") from None
     _check_option_files(Path(conf_dir))
     return Sweep(_validate(cfg, {p.stem for p in (Path(conf_dir) / "model").glob("*.yaml")}))
+
+
+def _set_anyway(override: str) -> str:
+    """`plot.gamma=0.5` as `++plot.gamma=0.5` (set, whether or not the group's file states it)
+    for the keys of SCHEMA_GROUPS: their files state only what differs from the schema, which
+    holds the defaults (an unknown key is still an error, `checked`'s)."""
+    key = override.split("=", 1)[0]
+    if "." in key and key.split(".", 1)[0] in SCHEMA_GROUPS and "=" in override:
+        return f"++{override}"
+    return override
 
 
 def _explain_hydra_error(message: str, conf_dir: Path) -> str:
@@ -178,15 +188,9 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
         check_model(check_name("model name", name), model)
     for name, prompt_set in sweep.prompts.items():
         check_prompt_set(check_name("prompt set name", name), prompt_set)
-    for name, mode in sweep.mode.items():
-        check_choice(f"config: mode.{name}.architecture", mode.architecture, ARCHITECTURES)
+    for name in sweep.mode:  # a file in conf/mode/ names a view of the catalogue
         if name not in VIEWS:
             raise AttnvizError(f"config: unknown mode '{name}'; choose from {', '.join(VIEWS)}")
-        if VIEWS[name].architecture != mode.architecture:
-            raise AttnvizError(
-                f"config: mode '{name}' is for {VIEWS[name].architecture} models, "
-                f"not {mode.architecture}; fix conf/mode/{name}.yaml"
-            )
     check_plot(sweep.plot)
     check_extract(sweep.extract)
     rollouts = [name for name in sweep.mode if VIEWS[name].rollout]
@@ -213,7 +217,7 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
                     check_prompt_fits(prompt, model.architecture)
                 except AttnvizError as exc:
                     raise AttnvizError(f"config: model '{name}', set '{set_name}': {exc}") from None
-        if not any(mode.architecture == model.architecture for mode in sweep.mode.values()):
+        if not any(VIEWS[mode].architecture == model.architecture for mode in sweep.mode):
             raise AttnvizError(
                 f"config: no selected mode fits model '{name}' ({model.architecture}); "
                 f"add one of {', '.join(views_for(model.architecture))} to mode"

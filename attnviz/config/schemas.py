@@ -57,9 +57,8 @@ class PromptSetConfig:
 
 @dataclass
 class ModeConfig:
-    """A mode is a view of the attention; it applies to models of one architecture."""
-
-    architecture: str = MISSING
+    """A mode selects a view of the attention (`attnviz.catalogue.VIEWS`, which also says the
+    architecture of the models it applies to); it has no options of its own."""
 
 
 @dataclass
@@ -93,8 +92,8 @@ class PlotConfig:
     xlabel: str | None = None  # axis titles of single panels, e.g. "Tokens attended to"
     ylabel: str | None = None
     word_level: bool = False  # rows and columns are words (subword tokens merged by offsets)
-    heads: str = "all"  # the heads layout: all (a page per layer) | top_k_by_<statistic> | ...
-    top_k: int = 8  # ... bottom_k_by_<statistic>: the k heads of the model that statistic picks
+    heads: str = "bottom_k_by_entropy"  # the heads layout: all (a page per layer) | ...
+    top_k: int = 8  # top_k_by_<statistic> | bottom_k_by_<statistic>: the k heads it picks
     dpi: int = 200  # PNG files (the API writes .png/.svg by file name; sweeps write PDF)
 
 

@@ -32,8 +32,8 @@ class Sweep:
         paired = prompt is not None and prompt.question is not None
         return [
             name
-            for name, mode in self.config.mode.items()
-            if mode.architecture == arch
+            for name in self.config.mode
+            if VIEWS[name].architecture == arch
             and (prompt is None or generates or not VIEWS[name].needs_generation)
             and (prompt is None or paired or not VIEWS[name].needs_pair)
         ]
