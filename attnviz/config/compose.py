@@ -188,9 +188,15 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
         check_model(check_name("model name", name), model)
     for name, prompt_set in sweep.prompts.items():
         check_prompt_set(check_name("prompt set name", name), prompt_set)
-    for name in sweep.mode:  # a file in conf/mode/ names a view of the catalogue
+    for name, mode in sweep.mode.items():  # a file in conf/mode/ names a view of the catalogue
         if name not in VIEWS:
             raise AttnvizError(f"config: unknown mode '{name}'; choose from {', '.join(VIEWS)}")
+        if mode.architecture not in (None, VIEWS[name].architecture):
+            raise AttnvizError(
+                f"config: mode '{name}' is for {VIEWS[name].architecture} models, "
+                f"not {mode.architecture}; remove architecture from conf/mode/{name}.yaml"
+            )
+        mode.architecture = VIEWS[name].architecture
     check_plot(sweep.plot)
     check_extract(sweep.extract)
     rollouts = [name for name in sweep.mode if VIEWS[name].rollout]

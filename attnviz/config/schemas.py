@@ -57,8 +57,10 @@ class PromptSetConfig:
 
 @dataclass
 class ModeConfig:
-    """A mode selects a view of the attention (`attnviz.catalogue.VIEWS`, which also says the
-    architecture of the models it applies to); it has no options of its own."""
+    """A mode selects a view of the attention (`attnviz.catalogue.VIEWS`); it has no options of
+    its own. The composition fills in the architecture of the models the view applies to."""
+
+    architecture: str | None = None  # the view's, from the catalogue
 
 
 @dataclass
