@@ -1,9 +1,11 @@
-"""Checks of one model, prompt, prompt set, plot or extract group: names, choices, combinations
-and paths, each failing with one line that names the key and the fix."""
+"""Checks of the composed config: names, choices, paths and combinations of each model, prompt
+set, plot and extract group, the heads the plot picks and each comparison; each fails with one
+line that names the key and the fix."""
 
 from __future__ import annotations
 
 import re
+import sys
 from pathlib import Path
 
 from attnviz.catalogue import (
@@ -12,29 +14,34 @@ from attnviz.catalogue import (
     DEMO_MODELS,
     DEVICES,
     DTYPES,
+    KINDS,
     LAYOUTS,
     SCALES,
     SPECIAL_TOKENS,
     STORAGE_DTYPES,
     VARIANTS,
+    VIEWS,
+    check_models,
     parse_selection,
+    statistic_applies,
+    views_for,
 )
 from attnviz.config.schemas import (
+    ComparisonConfig,
     ExtractConfig,
     ModelConfig,
     PlotConfig,
     PromptConfig,
     PromptSetConfig,
+    SweepConfig,
 )
+from attnviz.config.sweep import Sweep
 from attnviz.errors import AttnvizError
 from attnviz.values import check_extract_values, check_plot_values
 
 RESERVED_NAMES = ("models", "logs", "comparisons")  # folders of their own under results/
-
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
-
 _PERIODIC = re.compile(r"(.+?)\1{19,}$")  # as Snakemake's PeriodicityDetector (20 repeats)
-
 MAX_NAME = 100
 
 
@@ -181,3 +188,80 @@ def check_extract(extract: ExtractConfig, where: str = "config: extract") -> Ext
             raise AttnvizError(f"{where}.{key} is {getattr(extract, key)}; choose at least {least}")
     check_extract_values(extract, where)
     return extract
+
+
+def check_head_selection(sweep: SweepConfig) -> None:
+    """plot.heads picks heads by a statistic that every heads page it applies to has."""
+    plot, extract = sweep.plot, sweep.extract
+    if plot.heads == ALL_HEADS or "heads" not in plot.layouts:
+        return
+    if extract.head_mean:
+        raise AttnvizError(
+            f"config: plot.heads={plot.heads} picks heads but extract.head_mean keeps only their "
+            "mean; set plot.heads=all or extract.head_mean=false"
+        )
+    if extract.heads is not None and extract.layers is not None:
+        total = len(extract.heads) * len(extract.layers)
+        if plot.top_k > total:
+            raise AttnvizError(
+                f"config: plot.top_k is {plot.top_k} but extract keeps {total} heads "
+                f"({len(extract.layers)} layers x {len(extract.heads)}); choose at most {total}"
+            )
+    _, statistic = parse_selection(plot.heads)
+    for model_name, model in sweep.model.items():
+        for set_name, prompt_set in sweep.prompts.items():
+            generates = any(p.max_new_tokens is not None for p in prompt_set.prompts)
+            for view in Sweep(sweep).views(model_name):
+                spec = VIEWS[view]
+                if not spec.rollout and not statistic_applies(
+                    statistic, spec.section, generates and model.architecture == "decoder"
+                ):
+                    raise AttnvizError(
+                        f"config: plot.heads={plot.heads}: view {view} of model '{model_name}' "
+                        f"has no {statistic} (prompt set '{set_name}'); choose a statistic it has, "
+                        "e.g. bottom_k_by_entropy"
+                    )
+
+
+def check_comparison(
+    name: str, comparison: ComparisonConfig, sweep: SweepConfig, model_options: set[str]
+) -> bool:
+    """Whether comparison `name` is drawn: an error if it is wrong; False (with a note) if
+    some of its models exist in conf/model/ but are not in this sweep."""
+    where = f"config: comparison '{name}'"
+    unknown = [m for m in comparison.models if m not in sweep.model and m not in model_options]
+    if unknown:
+        raise AttnvizError(
+            f"{where}: unknown model '{unknown[0]}'; choose from "
+            f"{', '.join(sorted(model_options | set(sweep.model)))} in conf/comparison/{name}.yaml"
+        )
+    missing = [m for m in comparison.models if m not in sweep.model]
+    if missing:
+        print(
+            f"attnviz: comparison '{name}' left out: {', '.join(missing)} not in this sweep",
+            file=sys.stderr,
+        )
+        return False
+    for kind in comparison.kinds:
+        check_choice(f"{where}: kinds", kind, KINDS)
+        try:
+            check_models(kind, len(comparison.models))
+        except AttnvizError as exc:
+            raise AttnvizError(f"{where}: {exc}") from None
+    for model in comparison.models:
+        architecture = sweep.model[model].architecture
+        view = comparison.view
+        if view is not None and (
+            VIEWS.get(view) is None or VIEWS[view].architecture != architecture
+        ):
+            raise AttnvizError(
+                f"{where}: view '{view}' does not fit model '{model}' ({architecture}); "
+                f"choose one of {', '.join(views_for(architecture))} or null"
+            )
+    for prompt_set in comparison.prompt_sets or []:
+        if prompt_set not in sweep.prompts:
+            raise AttnvizError(
+                f"{where}: prompt set '{prompt_set}' is not in the sweep; choose from "
+                f"{', '.join(sweep.prompts)} or null (all)"
+            )
+    return True

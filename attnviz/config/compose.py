@@ -19,17 +19,13 @@ from omegaconf.errors import OmegaConfBaseException
 
 from attnviz.atomic import atomic_path
 from attnviz.catalogue import (
-    ALL_HEADS,
-    KINDS,
     VIEWS,
-    check_models,
-    parse_selection,
-    statistic_applies,
     views_for,
 )
 from attnviz.config.checks import (
-    check_choice,
+    check_comparison,
     check_extract,
+    check_head_selection,
     check_model,
     check_name,
     check_plot,
@@ -37,7 +33,7 @@ from attnviz.config.checks import (
     check_prompt_set,
     model_source,
 )
-from attnviz.config.schemas import ComparisonConfig, SweepConfig, checked, literally_checked
+from attnviz.config.schemas import SweepConfig, checked, literally_checked
 from attnviz.config.sweep import Sweep
 from attnviz.errors import AttnvizError
 from attnviz.values import check_indices
@@ -205,11 +201,11 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
             f"config: mode {rollouts[0]} multiplies every layer but extract.layers keeps "
             f"{sweep.extract.layers} only; set extract.layers=null or drop the rollout modes"
         )
-    _check_head_selection(sweep)
+    check_head_selection(sweep)
     sweep.comparison = {
         name: comparison
         for name, comparison in sweep.comparison.items()
-        if _check_comparison(check_name("comparison name", name), comparison, sweep, model_options)
+        if check_comparison(check_name("comparison name", name), comparison, sweep, model_options)
     }
     if not sweep.model:
         raise AttnvizError("config: no model selected; pass e.g. overrides='model=[minilm]'")
@@ -229,80 +225,3 @@ def _validate(cfg, model_options: set[str]) -> SweepConfig:
                 f"add one of {', '.join(views_for(model.architecture))} to mode"
             )
     return sweep
-
-
-def _check_head_selection(sweep: SweepConfig) -> None:
-    """plot.heads picks heads by a statistic that every heads page it applies to has."""
-    plot, extract = sweep.plot, sweep.extract
-    if plot.heads == ALL_HEADS or "heads" not in plot.layouts:
-        return
-    if extract.head_mean:
-        raise AttnvizError(
-            f"config: plot.heads={plot.heads} picks heads but extract.head_mean keeps only their "
-            "mean; set plot.heads=all or extract.head_mean=false"
-        )
-    if extract.heads is not None and extract.layers is not None:
-        total = len(extract.heads) * len(extract.layers)
-        if plot.top_k > total:
-            raise AttnvizError(
-                f"config: plot.top_k is {plot.top_k} but extract keeps {total} heads "
-                f"({len(extract.layers)} layers x {len(extract.heads)}); choose at most {total}"
-            )
-    _, statistic = parse_selection(plot.heads)
-    for model_name, model in sweep.model.items():
-        for set_name, prompt_set in sweep.prompts.items():
-            generates = any(p.max_new_tokens is not None for p in prompt_set.prompts)
-            for view in Sweep(sweep).views(model_name):
-                spec = VIEWS[view]
-                if not spec.rollout and not statistic_applies(
-                    statistic, spec.section, generates and model.architecture == "decoder"
-                ):
-                    raise AttnvizError(
-                        f"config: plot.heads={plot.heads}: view {view} of model '{model_name}' "
-                        f"has no {statistic} (prompt set '{set_name}'); choose a statistic it has, "
-                        "e.g. bottom_k_by_entropy"
-                    )
-
-
-def _check_comparison(
-    name: str, comparison: ComparisonConfig, sweep: SweepConfig, model_options: set[str]
-) -> bool:
-    """Whether comparison `name` is drawn: an error if it is wrong; False (with a note) if
-    some of its models exist in conf/model/ but are not in this sweep."""
-    where = f"config: comparison '{name}'"
-    unknown = [m for m in comparison.models if m not in sweep.model and m not in model_options]
-    if unknown:
-        raise AttnvizError(
-            f"{where}: unknown model '{unknown[0]}'; choose from "
-            f"{', '.join(sorted(model_options | set(sweep.model)))} in conf/comparison/{name}.yaml"
-        )
-    missing = [m for m in comparison.models if m not in sweep.model]
-    if missing:
-        print(
-            f"attnviz: comparison '{name}' left out: {', '.join(missing)} not in this sweep",
-            file=sys.stderr,
-        )
-        return False
-    for kind in comparison.kinds:
-        check_choice(f"{where}: kinds", kind, KINDS)
-        try:
-            check_models(kind, len(comparison.models))
-        except AttnvizError as exc:
-            raise AttnvizError(f"{where}: {exc}") from None
-    for model in comparison.models:
-        architecture = sweep.model[model].architecture
-        view = comparison.view
-        if view is not None and (
-            VIEWS.get(view) is None or VIEWS[view].architecture != architecture
-        ):
-            raise AttnvizError(
-                f"{where}: view '{view}' does not fit model '{model}' ({architecture}); "
-                f"choose one of {', '.join(views_for(architecture))} or null"
-            )
-    for prompt_set in comparison.prompt_sets or []:
-        if prompt_set not in sweep.prompts:
-            raise AttnvizError(
-                f"{where}: prompt set '{prompt_set}' is not in the sweep; choose from "
-                f"{', '.join(sweep.prompts)} or null (all)"
-            )
-    return True
