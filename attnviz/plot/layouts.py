@@ -15,10 +15,11 @@ from matplotlib.backends.backend_pdf import PdfPages
 from matplotlib.figure import Figure
 
 from attnviz.atomic import atomic_path
-from attnviz.config import LAYOUTS, PlotConfig
+from attnviz.catalogue import LAYOUTS
+from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
+from attnviz.matrices import ViewData
 from attnviz.plot.panels import Panel, grid_figure, panels_of
-from attnviz.views import ViewData
 
 RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
 

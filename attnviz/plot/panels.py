@@ -13,9 +13,9 @@ from matplotlib.patches import Rectangle
 
 from attnviz.analysis import Marks, causal_mask, panel_marks
 from attnviz.config import PlotConfig
+from attnviz.matrices import ViewData
 from attnviz.plot.colourbar import ColourBar
 from attnviz.plot.heatmap import colour_limits, contrasting_colours, heatmap
-from attnviz.views import ViewData
 
 
 @dataclass

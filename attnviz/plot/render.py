@@ -6,17 +6,15 @@ import functools
 import gc
 import os
 
-from attnviz.compare import KIND_TITLES, align
+from attnviz.catalogue import ALL_HEADS, KIND_TITLES, VIEWS, parse_selection, selection_title
+from attnviz.compare import align
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.head_stats import (
-    ALL_HEADS,
     SectionStats,
-    parse_selection,
     read_stats_csv,
     record_head_stats,
     select_heads,
-    selection_title,
     stats_rows,
     table_stats,
     write_stats_csv,
@@ -26,7 +24,7 @@ from attnviz.plot.head_summary import head_summary_figure
 from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
 from attnviz.plot.thumbnail import save_thumbnail
 from attnviz.record import load_record
-from attnviz.views import VIEWS, view_data
+from attnviz.views import view_data
 
 
 def collector_paused(draw):
@@ -87,10 +85,10 @@ def chosen_heads(
     """The heads `style.heads` picks (`top_k_by_<statistic>`, ...) for `view`: (stored layer,
     stored head, the statistic's value) each, by `stats` (the model's statistics over its
     prompt set) or else by this record's own statistics."""
-    if VIEWS[view].rollout:
+    if "heads" not in VIEWS[view].layouts:  # the catalogue says which layouts draw a view
         raise AttnvizError(
-            f"view '{view}' has no heads to choose from; draw it as layer_average or single, "
-            "or set plot.heads=all"
+            f"view '{view}' has no heads to choose from; draw it as "
+            f"{' or '.join(VIEWS[view].layouts)}, or set plot.heads=all"
         )
     stats = stats or record_head_stats(record)[VIEWS[view].section]
     _, name = parse_selection(style.heads)

@@ -15,8 +15,9 @@ import numpy as np
 import torch
 
 from attnviz.analysis import causal_mask
+from attnviz.catalogue import VIEWS
+from attnviz.matrices import part_slice, stored_labels
 from attnviz.viewer.options import ViewerConfig
-from attnviz.views import VIEWS, part_slice, stored_labels
 
 Emit = Callable[[str, dict], None]  # (file stem, payload) of one head's data
 QC_PARTS = (
