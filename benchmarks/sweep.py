@@ -86,7 +86,7 @@ def floor(root: str) -> None:
 
     from attnviz.config import compose_sweep, model_source
     from attnviz.extract import extract_prompt_set
-    from attnviz.head_stats import concat_stats_csv
+    from attnviz.head_stats import concat_stats_csv, write_set_stats
     from attnviz.index import build_index
     from attnviz.plot.batch import FigureTask, render_figures
     from attnviz.plot.render import render_head_summary
@@ -102,9 +102,8 @@ def floor(root: str) -> None:
             model, cfg, model_source(cfg), prompt_set.prompts, sweep.config.extract, paths
         )
         table = f"{folder}/head_stats.csv"
-        render_head_summary(
-            paths, name, table, f"{folder}/head_summary.pdf", f"{folder}/head_summary.png"
-        )
+        write_set_stats(paths, name, table)
+        render_head_summary(table, f"{folder}/head_summary.pdf", f"{folder}/head_summary.png")
         drawn = [
             (prompt.id, FigureTask(path, view, layout, variant, f, f.removesuffix(".pdf") + ".png"))
             for prompt, path in zip(prompt_set.prompts, paths, strict=True)

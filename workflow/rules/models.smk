@@ -3,9 +3,9 @@
 
 rule prepare_demo_model:
     output:
-        model=directory("results/models/{demo}"),
+        model=directory(paths.demo_model()),
     log:
-        "results/logs/prepare_demo_model/{demo}.log",
+        paths.log("prepare_demo_model", "{demo}"),
     conda:
         CONDA_ENV
     script:
