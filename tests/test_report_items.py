@@ -49,20 +49,15 @@ def test_the_report_bookmarks_every_figure_model_set_prompt_figure(sweep):
     items = report_items.report_items(sweep)
     minilm = [item["bookmarks"] for item in items if item["bookmarks"][0] == "minilm"]
     assert minilm[0] == ["minilm", "tiny", "all prompts", "Head statistics"]
+    layouts = {  # rollout has no heads
+        "Self-attention": ("layer averages", "bottom 8 heads by entropy", "one layer"),
+        "Attention rollout": ("layer averages", "one layer"),
+    }
     assert [b[2:] for b in minilm[1:]] == [
-        ["cat", title]
-        for title in (
-            "Self-attention: layer averages",
-            "Self-attention: layer averages, top cells",
-            "Self-attention: bottom 8 heads by entropy",
-            "Self-attention: bottom 8 heads by entropy, top cells",
-            "Self-attention: one layer",
-            "Self-attention: one layer, top cells",
-            "Attention rollout: layer averages",
-            "Attention rollout: layer averages, top cells",
-            "Attention rollout: one layer",
-            "Attention rollout: one layer, top cells",
-        )
+        ["cat", f"{view}: {layout}{variant}"]
+        for view, shown in layouts.items()
+        for layout in shown
+        for variant in ("", ", top cells")
     ]
     t5 = [item["bookmarks"][3] for item in items if item["bookmarks"][0] == "t5_tiny"]
     assert len(t5) == 1 + 22 and t5[-1] == "Encoder rollout: one layer, top cells"
