@@ -19,9 +19,11 @@ from attnviz.head_stats import (
     STATISTICS,
     head_statistics,
     mean_over_prompts,
+    read_stats_csv,
     record_head_stats,
     select_heads,
     stats_rows,
+    write_set_stats,
     write_stats_csv,
 )
 from attnviz.plot.head_summary import head_summary_figure
@@ -323,7 +325,7 @@ def test_heads_pages_pick_by_the_models_mean_over_its_prompts(tmp_path):
         paths.append(tmp_path / f"{prompt}.pt")
         save_record(record, paths[-1])
     table = tmp_path / "head_stats.csv"
-    head_stats.write_set_stats([str(p) for p in paths], "set", table)
+    write_set_stats([str(p) for p in paths], "set", table)
     style = PlotConfig(heads="bottom_k_by_entropy", top_k=1)
     for stats, picked in ((table, "head 2: entropy"), (None, "head 0: entropy 0")):
         out = tmp_path / "heads.pdf"
@@ -376,7 +378,7 @@ def test_the_statistics_stage_writes_the_table_and_the_summary_is_drawn_from_it(
     )
     run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
     assert run.returncode == 0, run.stderr[-2000:]
-    rows = head_stats.read_stats_csv(table)
+    rows = read_stats_csv(table)
     assert [(r["prompt_set"], r["prompt"], r["entropy"]) for r in rows] == [
         ("set", "a", 0.0),
         ("set", "b", pytest.approx(1.0)),
