@@ -383,10 +383,10 @@ def test_the_statistics_stage_writes_the_table_and_the_summary_is_drawn_from_it(
         ("set", "a", 0.0),
         ("set", "b", pytest.approx(1.0)),
     ]
-    table.write_text(table.read_text().replace(",0.0,", ",0.25,", 1))  # the figure reads the table
+    table.write_text(table.read_text().replace(",0.0,", ",0.5,", 1))  # a's entropy: the table's
     render_head_summary(table, tmp_path / "summary.pdf", tmp_path / "summary.png")
     [page] = PdfReader(tmp_path / "summary.pdf").pages
     text = page.extract_text()
     assert "m | set | head statistics of self attention, mean over 2 prompts" in text
-    assert "constant: 0.625" in text  # entropy: the mean of the table's 0.25 and 1
+    assert "constant: 0.75" in text  # entropy: the mean of the table's 0.5 and 1
     assert (tmp_path / "summary.png").stat().st_size > 0
