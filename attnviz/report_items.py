@@ -8,11 +8,9 @@ import subprocess
 from dataclasses import asdict
 
 from attnviz import paths
-from attnviz.compare import KIND_TITLES
-from attnviz.head_stats import ALL_HEADS, selection_title
+from attnviz.catalogue import ALL_HEADS, KIND_TITLES, VIEWS, selection_title
 from attnviz.report import ALL_PROMPTS, COMPARISON
 from attnviz.tasks import expectation
-from attnviz.views import VIEWS
 
 LAYOUT_TITLES = {
     "layer_average": "layer averages",

@@ -7,7 +7,8 @@ from dataclasses import asdict
 from pathlib import Path
 
 from attnviz import paths, report_items, resources, tasks
-from attnviz.config import DEMO_MODELS, cached_sweep, model_source
+from attnviz.catalogue import DEMO_MODELS
+from attnviz.config import cached_sweep, model_source
 from attnviz.errors import AttnvizError
 
 # Every cluster job parses this file again: it reads the sweep composed by the first parse.
