@@ -354,7 +354,7 @@ def cached_record(path: str | os.PathLike, request: str, model: str) -> dict | N
     if not os.path.exists(path):
         return None
     try:
-        record = load_record(path)
+        record = load_record(path, mmap=False)  # every tensor checked now
     except AttnvizError as exc:
         print(f"attnviz: not reusing {path}: {exc}")
         return None

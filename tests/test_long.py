@@ -251,3 +251,22 @@ def test_long_maps_are_readable():
     assert image.norm.vmax < 0.5  # not the sink's value: the other cells use the scale
     assert np.isclose(image.get_array().filled(0), 0.9).sum() == 1  # the peak survives pooling
     assert all(spine.get_position() == ("outward", 1.5) for spine in image.axes.spines.values())
+
+
+def test_a_long_record_is_checked_tensor_by_tensor_as_it_is_read(pair, tmp_path):
+    path = tmp_path / "long.pt"
+    save_record(pair("smollm2")[1], path)
+    record = torch.load(path, weights_only=True)
+    record["reduced"]["self"]["maps"][1][0, 0, 0] += 0.5  # damaged after it was written
+    torch.save(record, path)
+    loaded = load_record(path)  # mapped: the maps are not read yet
+    assert torch.equal(loaded["reduced"]["self"]["maps"][0], record["reduced"]["self"]["maps"][0])
+    assert len(loaded["reduced"]["self"]["mean_maps"]) == len(record["reduced"]["self"]["maps"])
+    with pytest.raises(AttnvizError, match=r"its reduced\.self\.maps\.1 does not match") as err:
+        loaded["reduced"]["self"]["maps"][1]
+    assert "\n" not in str(err.value)
+    with pytest.raises(AttnvizError, match=r"reduced\.self\.maps\.1 does not match"):
+        load_record(path, mmap=False)  # read whole: checked at once
+    with pytest.raises(AttnvizError, match=r"reduced\.self\.maps\.1 does not match"):
+        render_figure(str(path), "full_sequence", "heads", PlotConfig(), str(tmp_path / "h.pdf"))
+    assert not (tmp_path / "h.pdf").exists()
