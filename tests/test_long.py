@@ -270,3 +270,35 @@ def test_a_long_record_is_checked_tensor_by_tensor_as_it_is_read(pair, tmp_path)
     with pytest.raises(AttnvizError, match=r"reduced\.self\.maps\.1 does not match"):
         render_figure(str(path), "full_sequence", "heads", PlotConfig(), str(tmp_path / "h.pdf"))
     assert not (tmp_path / "h.pdf").exists()
+
+
+@pytest.mark.parametrize("kind", ["difference", "stability"])
+def test_comparisons_of_long_records_use_their_pooled_maps(demo_model_dir, tmp_path, kind):
+    from attnviz.compare import align
+    from attnviz.models import load_model
+    from attnviz.plot.render import render_comparison
+
+    paths = []
+    for name in ("tinylm_seed1", "tinylm_seed2"):  # two training runs of one tiny Llama
+        path = str(demo_model_dir(name))
+        model, tokenizer = load_model(ModelConfig("decoder", path=path), path, name)
+        prompt = PromptConfig(id="p", text=TEXT)
+        record = extract_record(model, tokenizer, prompt, "decoder", ExtractConfig(**LONG), {})
+        record["meta"]["model"] = name
+        paths.append(tmp_path / f"{name}.pt")
+        save_record(record, paths[-1])
+    records = [load_record(p) for p in paths]
+    aligned = align(records, "full_sequence", -1, None)
+    part = records[1]["reduced"]["self"]
+    assert aligned.matrices.shape[1:] == (len(part["row_edges"]) - 1, len(part["col_edges"]) - 1)
+    np.testing.assert_allclose(aligned.matrices[1], part["mean_maps"][-1].float().numpy())
+    out = tmp_path / f"{kind}.pdf"
+    settings = dict(layer=-1, head=None, word_level=False)
+    render_comparison(paths, ["full_sequence"] * 2, kind, "c", settings, PlotConfig(), out)
+    assert out.stat().st_size > 0
+    short = extract_record(model, tokenizer, prompt, "decoder", ExtractConfig(), {})
+    with pytest.raises(AttnvizError, match="pooled maps .* extract.full_max_tokens") as err:
+        align([records[0], short], "full_sequence", -1, None)
+    assert "\n" not in str(err.value)
+    with pytest.raises(AttnvizError, match="word_level .* extract.full_max_tokens"):
+        align(records, "full_sequence", -1, None, word_level=True)
