@@ -11,10 +11,11 @@ Two ways, both giving the numbers of the model's eager attention:
   pooled maps and top cells (attnviz.reduce) on its own device instead of being stored, and a
   causal chunk's keys stop after its last row (the rest are masked: zero weight, no work).
 - Hooks: transformers declares per model class which modules produce attention weights
-  (`_can_record_outputs`, found by attnviz.sites); its own `output_attentions=True` keeps every layer's tensor alive until
-  the forward ends. attnviz hooks those modules first in line, takes the weights of a layer as it
-  finishes and hands `None` on, so nobody keeps them. This serves models whose family has no
-  eager function to chunk; a model that declares no modules at all is read from its outputs.
+  (`_can_record_outputs`, found by attnviz.sites); its own `output_attentions=True` keeps
+  every layer's tensor alive until the forward ends. attnviz hooks those modules first in
+  line, takes the weights of a layer as it finishes and hands `None` on, so nobody keeps
+  them. This serves models whose family has no eager function to chunk; a model that declares
+  no modules at all is read from its outputs.
 
 The model is switched to the implementation for the capture and back afterwards (sdpa and
 flash attention compute no weights).
@@ -68,7 +69,13 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
     batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
     budget = CHUNK_BYTES.get(query.device.type, CHUNK_BYTES["cpu"])
     step = max(1, budget // (4 * batch * heads * key.shape[2]))
-    outputs = []
+    outputs, attention = [], module
+    groups = getattr(module, "num_key_value_groups", 1)
+    if isinstance(groups, int) and groups > 1 and key.shape[1] * groups == heads:
+        # grouped-query attention: keys and values repeated per query head once for all
+        # chunks, not once a chunk (as the family's eager function would)
+        key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
+        attention = _OneGroup(module)
     for start in range(0, q, step):
         end = min(q, start + step)
         part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
@@ -76,10 +83,23 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
         keys, values = key, value
         if capture.long_prompts and not any(isinstance(v, torch.Tensor) for v in part.values()):
             keys, values, mask = _seen_keys(key, value, mask)
-        out, weights = eager(module, query[:, :, start:end], keys, values, mask, **part)
+        out, weights = eager(attention, query[:, :, start:end], keys, values, mask, **part)
         capture.take(module, weights, start)  # (batch, heads, rows, k)
         outputs.append(out)  # (batch, rows, heads, head_dim)
     return torch.cat(outputs, dim=1), None
+
+
+class _OneGroup:
+    """An attention module as its family's eager function sees it once its keys and values
+    are repeated per query head: one query head per key head."""
+
+    num_key_value_groups = 1
+
+    def __init__(self, module: nn.Module):
+        self._module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
 
 
 def _seen_keys(key, value, mask):
