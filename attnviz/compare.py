@@ -15,33 +15,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from attnviz.catalogue import VIEWS, check_models
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, normalized_rows, view_data
-
-# kind -> (fewest, most) models it compares; None: no upper limit
-KINDS = {"difference": (2, 2), "circles": (2, 2), "stability": (2, None), "evolution": (2, None)}
-KIND_TITLES = {
-    "difference": "difference",
-    "circles": "comparison with circles",
-    "stability": "stability over runs",
-    "evolution": "evolution over checkpoints",
-}
-# each architecture's self-attention over the whole input: what models of any kind share
-INPUT_VIEWS = {
-    "encoder": "self_attention",
-    "decoder": "full_sequence",
-    "encoder_decoder": "encoder_self_attention",
-}
-
-
-def compared_view(architecture: str, generates: bool) -> str:
-    """The view a comparison shows by default: the model's self-attention over its input; of a
-    decoder prompt that generates, the prompt's part only (each model continues it its own way)."""
-    return (
-        "self_attention_source"
-        if architecture == "decoder" and generates
-        else INPUT_VIEWS[architecture]
-    )
+from attnviz.matrices import ViewData, normalized_rows
+from attnviz.views import view_data
 
 
 @dataclass(frozen=True)
@@ -66,22 +43,6 @@ def _of_the_prompt(spec) -> bool:
         ("all", "all"),
         ("source", "source"),
     )
-
-
-def check_models(kind: str, count: int) -> None:
-    """A comparison of `kind` gets a number of models it can draw."""
-    if kind not in KINDS:
-        raise AttnvizError(f"unknown comparison '{kind}'; choose one of {', '.join(KINDS)}")
-    fewest, most = KINDS[kind]
-    if most is not None and count != most:
-        raise AttnvizError(
-            f"comparison '{kind}' shows exactly {most} models but {count} were given; list {most}"
-        )
-    if count < fewest:
-        raise AttnvizError(
-            f"comparison '{kind}' needs at least {fewest} models but {count} were given; "
-            f"list {fewest} or more"
-        )
 
 
 def _text_words(data: ViewData) -> ViewData:

@@ -31,6 +31,7 @@ import tempfile
 from functools import partial
 from pathlib import Path
 
+from attnviz.catalogue import DEMO_MODELS
 from attnviz.errors import AttnvizError
 from attnviz.gguf import convert_gguf
 
@@ -143,8 +144,8 @@ def prepare_demo_model(demo: str, dest: str | os.PathLike) -> Path:
     """Build demo model `demo` into folder `dest` unless it is there already."""
     builders = {"minilm": _copy_minilm, "smollm2": _convert_smollm2, "t5_tiny": _build_t5_tiny}
     builders.update({name: partial(_build_tinylm, run=run) for name, run in TINYLM_RUNS.items()})
-    if demo not in builders:
-        raise AttnvizError(f"unknown demo model '{demo}'; choose one of {', '.join(builders)}")
+    if demo not in DEMO_MODELS:
+        raise AttnvizError(f"unknown demo model '{demo}'; choose one of {', '.join(DEMO_MODELS)}")
     dest = Path(dest)
     if (dest / "config.json").is_file():
         return dest

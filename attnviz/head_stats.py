@@ -5,42 +5,27 @@ it parks on the first token or on special tokens (attention sinks), how much it 
 token back or at itself, how far it looks, and, for a decoder that generated text, how much
 the generated tokens look back at the prompt. Computed on the square self-attention sections
 (`self`, `encoder`, `decoder`) and on cross-attention (`cross`: entropy and sinks only; it has
-no diagonal or distance to speak of), a block of rows at a time in float32, so memory stays
-a few MB whatever the record's length; a causal section reads only the keys each block may
-attend, half the work of the full square.
-`select_heads` turns the statistics into a choice of heads to draw. torch is imported where
-the numbers are computed, so the Snakefile can check statistic names without it.
+no diagonal or distance to speak of), a block of rows at a time in float32 (attnviz.statistics),
+so memory stays a few MB whatever the record's length; a causal section reads only the keys
+each block may attend, half the work of the full square.
+`select_heads` turns the statistics into a choice of heads to draw. The statistics' names and
+the head selections by them live in `attnviz.catalogue`.
 """
 
 from __future__ import annotations
 
 import csv
 import os
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from attnviz.atomic import atomic_path
+from attnviz.catalogue import SECTIONS, STATISTICS, parse_selection
 from attnviz.errors import AttnvizError
-from attnviz.views import stored_labels
-
-STATISTICS = (
-    "entropy",  # mean normalised row entropy: 1 uniform over the keys allowed, 0 one-hot
-    "sink_first",  # mean attention on key 0
-    "sink_special",  # mean summed attention on special tokens ([CLS], <s>, ...)
-    "previous_token",  # mean A[i, i - 1] over rows i >= 1
-    "diagonal",  # mean A[i, i]
-    "distance",  # mean over rows of sum_j A[i, j] * |i - j|, in tokens
-    "generated_to_source",  # decoder generation: mean attention of generated rows on the prompt
-)
-SECTIONS = ("self", "encoder", "decoder", "cross")
-_POSITIONAL = ("previous_token", "diagonal", "distance", "generated_to_source")  # square only
-_CHUNK_ELEMENTS = 2**20  # float32 cells per block of rows: 4 MB, stays in cache
-_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32
-_SPEC = re.compile(r"(top|bottom)_k_by_(\w+)")
-ALL_HEADS = "all"
+from attnviz.matrices import stored_labels
+from attnviz.statistics import head_statistics
 
 
 @dataclass
@@ -51,118 +36,6 @@ class SectionStats:
     stats: dict[str, np.ndarray]
     layers: list[int]
     heads: list[str]
-
-
-def head_statistics(
-    attention,
-    causal: bool,
-    special=None,
-    source_end: int | None = None,
-) -> dict[str, np.ndarray]:
-    """Every statistic of STATISTICS for a (layers, heads, n, k) attention array (torch or
-    NumPy, any float dtype): name -> (layers, heads) float64. Cross-attention (n != k, query
-    and key tokens of different texts) has entropy and sinks only: the rest are NaN.
-
-    `causal`: row i may attend keys 0..i only (its entropy is normalised by log(i + 1), and
-    only those keys are read). `special`: (n,) bools marking special tokens (without them
-    `sink_special` is 0). `source_end`: the first generated token of a decoder prompt;
-    without one, or when nothing was generated, `generated_to_source` is NaN. Entropy takes
-    each row renormalised to 1 (rows of a record that dropped special tokens sum to less)
-    and skips rows with a single allowed key; a head with no such row has NaN entropy.
-    """
-    import torch
-
-    attention = torch.as_tensor(attention)
-    layers, heads, n, k = attention.shape
-    sums = row_sums(layers, heads)
-    log_allowed, special = stream_inputs(n, k, causal, special)
-    rows = max(1, _CHUNK_ELEMENTS // (heads * k))
-    for layer in range(layers):
-        for first in range(0, n, rows):
-            last = min(n, first + rows)
-            keys = last if causal else k  # a causal block attends no key after its last row
-            block = attention[layer, :, first:last, :keys].float()  # (heads, rows, keys)
-            add_block(sums, layer, block, first, log_allowed, special, source_end, causal)
-    return finish_sums(sums, n, k, causal, source_end)
-
-
-def row_sums(layers: int, heads: int, device=None) -> dict:
-    """Zeroed sums over rows of every statistic: name -> (layers, heads) float64. Every
-    statistic is a sum over rows divided by a count, so a stream of row blocks (the capture
-    of a long prompt, attnviz.reduce) gives the same numbers as the whole matrix."""
-    import torch
-
-    return {
-        name: torch.zeros(layers, heads, dtype=torch.float64, device=device) for name in STATISTICS
-    }
-
-
-def stream_inputs(n: int, k: int, causal: bool, special=None, device=None):
-    """log(keys each row may see) (n,), and the positions of the special tokens among the
-    k keys `add_block` takes (few: their columns are summed, not a product over every key)."""
-    import torch
-
-    positions = torch.arange(n, dtype=torch.float32, device=device)
-    allowed = positions + 1 if causal else torch.full((n,), float(k), device=device)
-    flags = torch.zeros(k, dtype=torch.bool) if special is None else torch.as_tensor(special)
-    return allowed.log(), torch.nonzero(flags.bool()).flatten().to(device)  # (n,), (s,)
-
-
-def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None) -> dict:
-    """The statistics from `row_sums` filled by every row of an (n, k) map: name ->
-    (layers, heads) float64 NumPy (NaN where no row counts)."""
-    generated = source_end is not None and source_end < n
-    allowed_rows = n - 1 if causal else (n if k > 1 else 0)  # rows with more than one key
-    counts = {
-        "entropy": allowed_rows,
-        "previous_token": n - 1,
-        "generated_to_source": n - source_end if generated else 0,
-    }
-    if n != k:
-        counts.update(dict.fromkeys(_POSITIONAL, 0))
-    return {
-        name: (total.cpu() / counts.get(name, n)).numpy()
-        if counts.get(name, n)
-        else np.full(tuple(total.shape), np.nan)
-        for name, total in sums.items()
-    }
-
-
-def add_block(sums, layer, block, first, log_allowed, special, source_end, causal) -> None:
-    """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`; `block`
-    (heads, rows, keys) float32 on any device (keys may stop after a causal block's last row;
-    a `causal` block is zero after each row's own key); `special`: key positions of the
-    special tokens (from `stream_inputs`)."""
-    import torch
-
-    rows, keys = block.shape[1:]
-    last = first + rows
-    mass = block.sum(-1)  # (heads, rows)
-    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s. The log's argument is
-    # clamped to the smallest normal float: a zero weight gives 0 * log(tiny) = 0, and no
-    # subnormal number reaches the log (a subnormal input costs a CPU ~10x the time)
-    a_log_a = block.clamp_min(_TINY).log_().mul_(block).sum(-1)  # (heads, rows)
-    entropy = mass.log() - a_log_a / mass
-    usable = log_allowed[first:last] > 0  # rows with more than one key to choose from
-    sums["entropy"][layer] += (entropy[:, usable] / log_allowed[first:last][usable]).sum(-1)
-    sums["sink_first"][layer] += block[:, :, 0].sum(-1)
-    sums["sink_special"][layer] += block[:, :, special[special < keys]].sum((-2, -1))
-    # diagonal offsets in block coordinates: row i of the block is token first + i
-    sums["previous_token"][layer] += block.diagonal(first - 1, 1, 2).sum(-1)
-    sums["diagonal"][layer] += block.diagonal(first, 1, 2).sum(-1)
-    tokens = torch.arange(first, last, dtype=torch.float32, device=block.device)
-    keys_at = torch.arange(keys, dtype=torch.float32, device=block.device)
-    # sum_j a_ij |i - j| = sum_j a_ij (i - j) + 2 sum_(j > i) a_ij (j - i): one matrix
-    # product, and the second term only where keys after the query exist
-    signed = tokens * mass - block @ keys_at  # (heads, rows)
-    if not causal and keys > first + 1:  # keys after the query exist
-        ahead = (keys_at[None, :] - tokens[:, None]).clamp_(min=0)  # (rows, keys)
-        signed += 2 * (block * ahead).sum(-1)
-    sums["distance"][layer] += signed.sum(-1)
-    if source_end is not None and last > source_end:
-        sums["generated_to_source"][layer] += block[
-            :, max(0, source_end - first) :, :source_end
-        ].sum((-2, -1))
 
 
 def is_causal(record: dict, section: str) -> bool:
@@ -301,38 +174,6 @@ def mean_over_prompts(results: Iterable[Mapping[str, np.ndarray]]) -> dict[str, 
         )
         for name in totals
     }
-
-
-def statistic_applies(name: str, section: str, generates: bool) -> bool:
-    """Whether statistic `name` has values in `section` (self, encoder, decoder, cross) of a
-    model whose prompts generate text (`generates`: a decoder's generated tokens)."""
-    if section == "cross":
-        return name not in _POSITIONAL
-    return name != "generated_to_source" or (section == "self" and generates)
-
-
-def parse_selection(spec: str) -> tuple[str, str]:
-    """(`top` or `bottom`, statistic) of a head selection `top_k_by_<statistic>` /
-    `bottom_k_by_<statistic>`; a malformed spec or an unknown statistic is an error."""
-    match = _SPEC.fullmatch(spec)
-    if match is None:
-        raise AttnvizError(
-            f"head selection '{spec}' is malformed; write all, top_k_by_<statistic> or "
-            "bottom_k_by_<statistic>, e.g. bottom_k_by_entropy"
-        )
-    direction, name = match.groups()
-    if name not in STATISTICS:
-        raise AttnvizError(
-            f"unknown statistic '{name}' in '{spec}'; choose one of {', '.join(STATISTICS)}"
-        )
-    return direction, name
-
-
-def selection_title(spec: str, k: int) -> str:
-    """What a head selection shows, in words: `bottom_k_by_entropy`, 8 -> "bottom 8 heads by
-    entropy"."""
-    direction, name = parse_selection(spec)
-    return f"{direction} {k} heads by {name}"
 
 
 def select_heads(stats: Mapping[str, np.ndarray], spec: str, k: int) -> list[tuple[int, int]]:

@@ -10,8 +10,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from attnviz.catalogue import VIEWS
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, stored_labels
+from attnviz.matrices import ViewData, stored_labels
+from attnviz.rollout import block_rollout
 
 
 def too_long(record: dict, what: str, section: str = "self") -> AttnvizError:
@@ -87,8 +89,6 @@ def long_view_data(record: dict, view: str, ignore_first_token: bool, word_level
         blocks_r = blocks_c = _block_of(rows_edges, source_end)
         rows_edges, cols_edges = rows_edges[: blocks_r + 1], cols_edges[: blocks_c + 1]
     if spec.rollout:
-        from attnviz.rollout import block_rollout
-
         attention = block_rollout(record, spec.section)[:, None]  # (layers, 1, mq, mk)
         mean = attention[:, 0]
     else:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from attnviz.head_stats import add_block, finish_sums, row_sums, stream_inputs
+from attnviz.statistics import add_block, finish_sums, row_sums, stream_inputs
 
 warnings.filterwarnings("ignore", message="index_reduce", category=UserWarning)
 

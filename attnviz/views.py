@@ -6,134 +6,12 @@ attending) and its columns (the tokens attended to). Nothing here draws.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
-
+from attnviz.catalogue import VIEWS
 from attnviz.errors import AttnvizError
-
-ARCHITECTURES = ("encoder", "decoder", "encoder_decoder")
-
-
-@dataclass(frozen=True)
-class ViewSpec:
-    architecture: str
-    section: str  # key in record["attention"]
-    rows: str  # "tokens" (the input) or "target_tokens" (the decoder side)
-    cols: str
-    causal: bool  # upper triangle is masked by the model
-    title: str
-    row_part: str = "all"  # all | source | generated (decoder generation)
-    col_part: str = "all"
-
-    needs_pair: bool = False  # a question/context prompt
-    rollout: bool = False  # the attention rollout through the layers (attnviz.rollout)
-
-    @property
-    def needs_generation(self) -> bool:
-        return self.row_part != "all" or self.col_part != "all"
-
-
-VIEWS = {
-    "self_attention": ViewSpec("encoder", "self", "tokens", "tokens", False, "Self-attention"),
-    "question_context": ViewSpec(
-        "encoder", "self", "tokens", "tokens", False, "Question-context", needs_pair=True
-    ),
-    "full_sequence": ViewSpec("decoder", "self", "tokens", "tokens", True, "Full sequence"),
-    "self_attention_source": ViewSpec(
-        "decoder", "self", "tokens", "tokens", True, "Source self-attention", "source", "source"
-    ),
-    "generated_to_source": ViewSpec(
-        "decoder", "self", "tokens", "tokens", False, "Generated to source", "generated", "source"
-    ),
-    "self_attention_generated": ViewSpec(
-        "decoder",
-        "self",
-        "tokens",
-        "tokens",
-        True,
-        "Generated self-attention",
-        "generated",
-        "generated",
-    ),
-    "encoder_self_attention": ViewSpec(
-        "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder self-attention"
-    ),
-    "decoder_self_attention": ViewSpec(
-        "encoder_decoder",
-        "decoder",
-        "target_tokens",
-        "target_tokens",
-        True,
-        "Decoder self-attention",
-    ),
-    "cross_attention": ViewSpec(
-        "encoder_decoder", "cross", "target_tokens", "tokens", False, "Cross-attention"
-    ),
-    "rollout": ViewSpec(
-        "encoder", "self", "tokens", "tokens", False, "Attention rollout", rollout=True
-    ),
-    "full_sequence_rollout": ViewSpec(
-        "decoder", "self", "tokens", "tokens", True, "Full sequence rollout", rollout=True
-    ),
-    "encoder_rollout": ViewSpec(
-        "encoder_decoder", "encoder", "tokens", "tokens", False, "Encoder rollout", rollout=True
-    ),
-}
-
-
-def normalized_rows(matrix: np.ndarray) -> np.ndarray:
-    """`matrix` (..., q, k) with every row scaled to sum to 1; rows summing to 0 stay 0."""
-    sums = matrix.sum(-1, keepdims=True)  # (..., q, 1)
-    return np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
-
-
-def part_slice(record: dict, part: str, view: str) -> slice:
-    if part == "all":
-        return slice(None)
-    end = record.get("segments", {}).get("source_end")
-    if end is None:
-        raise AttnvizError(
-            f"view '{view}' needs generated tokens, but prompt "
-            f"'{record['meta'].get('prompt_id')}' generated none; give it max_new_tokens"
-        )
-    return slice(None, end) if part == "source" else slice(end, None)
-
-
-def stored_labels(
-    record: dict, section: str, layers: int, heads: int
-) -> tuple[list[int], list[str]]:
-    """The model's layer index of each of the `layers` stored layers of `section`, and the
-    label of each of its `heads` stored heads ("3", or "mean" in a record of head means)."""
-    layer_ids = record.get("layers", {}).get(section) or list(range(layers))
-    if record["meta"].get("settings", {}).get("head_mean"):
-        return list(layer_ids), ["mean"]
-    return list(layer_ids), [str(h) for h in record.get("heads", {}).get(section, range(heads))]
-
-
-@dataclass
-class ViewData:
-    """What a layout draws: attention of every layer and head, with its labels."""
-
-    attention: np.ndarray  # (layers, heads, q, k) float32
-    row_tokens: list[str]
-    col_tokens: list[str]
-    causal: bool
-    title: str
-    layers: list[int]  # the model's layer index of each stored layer
-    heads: list[str]  # the label of each stored head ("3", or "mean")
-    row_special: list[bool] | None = None  # special tokens ([CLS], <s>, ...): bold labels
-    col_special: list[bool] | None = None
-    question_end: int | None = None  # question_context: the first context token
-    # a long record (attnviz.long_views): rows and columns are blocks of tokens
-    head_mean: np.ndarray | None = None  # (layers, q, k) max-pooled mean over heads
-    top: list | None = None  # [layer][head, then the mean]: exact top cells (long_views)
-
-    def mean_map(self, layer: int) -> np.ndarray:
-        """The mean over heads of stored layer `layer`, (q, k)."""
-        if self.head_mean is not None:
-            return self.head_mean[layer]
-        return self.attention[layer].mean(axis=0)
+from attnviz.long_views import long_view_data
+from attnviz.matrices import ViewData, normalized_rows, part_slice, stored_labels
+from attnviz.rollout import record_rollout
+from attnviz.words import word_view
 
 
 def view_data(
@@ -158,12 +36,8 @@ def view_data(
     rows_at = part_slice(record, spec.row_part, view)
     cols_at = part_slice(record, spec.col_part, view)
     if "reduced" in record:  # a long prompt: pooled maps
-        from attnviz.long_views import long_view_data
-
         return long_view_data(record, view, ignore_first_token, word_level)
     if spec.rollout:  # (layers, 1, n, n): the rollout after each layer stands in for the heads
-        from attnviz.rollout import record_rollout  # torch: not imported where config is parsed
-
         attention = record_rollout(record, spec.section)[:, None]
     else:
         attention = record["attention"][spec.section][:, :, rows_at, cols_at]  # (l, h, q, k)
@@ -205,7 +79,5 @@ def view_data(
         question_end,
     )
     if word_level:
-        from attnviz.words import word_view  # attnviz.words builds on this module
-
         return word_view(data, record, view, ignore_first_token)
     return data

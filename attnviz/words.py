@@ -26,8 +26,9 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from attnviz.catalogue import VIEWS
 from attnviz.errors import AttnvizError
-from attnviz.views import VIEWS, ViewData, normalized_rows, part_slice
+from attnviz.matrices import ViewData, normalized_rows, part_slice
 
 
 @dataclass(frozen=True)

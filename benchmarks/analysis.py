@@ -21,7 +21,8 @@ import time
 import numpy as np
 import torch
 
-from attnviz.head_stats import STATISTICS, record_head_stats
+from attnviz.catalogue import STATISTICS
+from attnviz.head_stats import record_head_stats
 from attnviz.rollout import record_rollout
 
 LAYERS, HEADS, N, SOURCE_END = 30, 9, 1024, 768

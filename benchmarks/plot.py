@@ -40,8 +40,8 @@ def synthetic(n: int, seed: int = 0) -> np.ndarray:
 
 def attnviz_pages(attention: np.ndarray, tokens: list[str], out: Path) -> float:
     from attnviz.config import PlotConfig
+    from attnviz.matrices import ViewData
     from attnviz.plot.layouts import head_figures, save_figures
-    from attnviz.views import ViewData
 
     start = time.perf_counter()
     data = ViewData(

@@ -8,6 +8,7 @@ import torch
 from PIL import Image
 
 import attnviz
+from attnviz.config import PlotConfig, compose_sweep
 from attnviz.errors import AttnvizError
 
 
@@ -63,6 +64,14 @@ def fox_records(demo_model):
         attnviz.extract_attention(*demo_model(name), text, model_id=name, prompt_id="fox")
         for name in ("minilm", "smollm2")
     ]
+
+
+def test_draw_defaults_are_the_pipelines(fox_records):
+    """attnviz.draw() draws with the default sweep's plot settings (conf/plot/default.yaml): a
+    heads page is the 8 most focused heads, picked by the record's own statistics."""
+    assert compose_sweep(["model=[minilm]", "comparison=[]"]).config.plot == PlotConfig()
+    [page] = attnviz.draw(fox_records[0], layout="heads")
+    assert page.get_suptitle().endswith(": bottom 8 heads by entropy")
 
 
 def test_head_pages_show_the_chosen_heads_best_first(fox_records):

@@ -8,7 +8,16 @@ import shutil
 import pytest
 import yaml
 
-from attnviz.config import CONF_DIR, cached_sweep, compose_sweep, sweep_from_workflow_config
+from attnviz.catalogue import DEMO_MODELS, VIEWS
+from attnviz.config import (
+    CONF_DIR,
+    ExtractConfig,
+    ModelConfig,
+    PlotConfig,
+    cached_sweep,
+    compose_sweep,
+    sweep_from_workflow_config,
+)
 from attnviz.errors import AttnvizError
 
 
@@ -239,7 +248,7 @@ def test_sweep_is_composed_once_and_recomposed_when_conf_changes(tmp_path, capsy
     assert "attnviz: composed" not in capsys.readouterr().err  # read back, not composed
     assert again.config == first.config and list(again.models) == ["minilm", "t5_tiny"]
     style = conf / "plot" / "default.yaml"
-    style.write_text(style.read_text().replace("num_figs_per_row: 4", "num_figs_per_row: 2"))
+    style.write_text(style.read_text() + "num_figs_per_row: 2\n")
     changed = cached_sweep(config, conf, cache)
     assert "attnviz: composed" in capsys.readouterr().err
     assert changed.config.plot.num_figs_per_row == 2
@@ -296,3 +305,36 @@ def test_snakemake_config_values_of_the_wrong_type_are_one_line(config, message)
 def test_long_and_periodic_prompt_ids_are_refused(prompt_id, message):
     with pytest.raises(AttnvizError, match=re.escape(message)):
         compose_sweep([f"prompts.demo.prompts=[{{id: {prompt_id}, text: hi}}]"])
+
+
+def test_conf_states_only_what_differs_from_the_schemas():
+    """One home per default: the schema. conf/ restates none of its values, and a mode file
+    holds no architecture (its view's, in the catalogue)."""
+
+    def restated(options: dict, schema) -> list[str]:
+        options = {key: value for key, value in options.items() if key != "defaults"}
+        return [key for key, value in options.items() if getattr(schema(), key) == value]
+
+    def options(path) -> dict:
+        return yaml.safe_load(path.read_text()) or {}
+
+    for group, schema in (("plot", PlotConfig), ("extract", ExtractConfig)):
+        assert restated(options(CONF_DIR / group / "default.yaml"), schema) == [], group
+    for path in sorted((CONF_DIR / "model").glob("*.yaml")):
+        assert restated(options(path)[path.stem], ModelConfig) == [], path.name
+    modes = sorted((CONF_DIR / "mode").glob("*.yaml"))
+    assert {path.stem for path in modes} == set(VIEWS)
+    assert all(options(path) == {path.stem: {}} for path in modes)
+
+
+def test_the_demo_models_are_listed_once():
+    """conf/model/ has a file for each demo model of the catalogue (attnviz.demo_models builds
+    them, the Makefile's `models` asks the workflow for all of them)."""
+    demos = {
+        p.stem: options
+        for p in (CONF_DIR / "model").glob("*.yaml")
+        for options in yaml.safe_load(p.read_text()).values()
+        if "demo" in options
+    }
+    assert sorted(demos) == sorted(DEMO_MODELS)
+    assert all(options["demo"] == name for name, options in demos.items())

@@ -13,7 +13,8 @@ import transformers
 from omegaconf import OmegaConf
 from safetensors.torch import load_file
 
-from attnviz.config import CONF_DIR, DEMO_MODELS, ExtractConfig, ModelConfig, PromptConfig
+from attnviz.catalogue import DEMO_MODELS
+from attnviz.config import CONF_DIR, ExtractConfig, ModelConfig, PromptConfig
 from attnviz.demo_models import TINYLM_RUNS, prepare_demo_model
 from attnviz.extract import extract_record
 from attnviz.head_stats import record_head_stats

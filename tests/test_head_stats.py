@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import torch
 
-import attnviz.head_stats as head_stats
+import attnviz.statistics as statistics
+from attnviz.catalogue import STATISTICS
 from attnviz.config import ExtractConfig, PromptConfig
 from attnviz.errors import AttnvizError
 from attnviz.extract import extract_record
 from attnviz.head_stats import (
-    STATISTICS,
     head_statistics,
     mean_over_prompts,
     record_head_stats,
@@ -123,7 +123,7 @@ def test_distance_counts_tokens_both_ways():
 
 @pytest.mark.parametrize("causal", [True, False])
 def test_blocks_of_rows_give_the_definitions_numbers(causal, monkeypatch):
-    monkeypatch.setattr(head_stats, "_CHUNK_ELEMENTS", 130)  # blocks of 5 rows: 2 x 5 x 13
+    monkeypatch.setattr(statistics, "_CHUNK_ELEMENTS", 130)  # blocks of 5 rows: 2 x 5 x 13
     n, source_end = 13, 9
     g = torch.Generator().manual_seed(0)
     scores = torch.randn(3, 2, n, n, generator=g) * 2

@@ -254,7 +254,7 @@ def test_render_writes_reproducible_files(tmp_path, layout, suffix, pages):
             tmp_path / "r.pt",
             "full_sequence",
             layout,
-            PlotConfig(),
+            PlotConfig(heads="all"),
             tmp_path / f"{name}.{suffix}",
             "top_cells",
         )
@@ -268,5 +268,6 @@ def test_render_writes_reproducible_files(tmp_path, layout, suffix, pages):
 def test_several_pages_do_not_go_into_a_png(tmp_path):
     save_record(record_of(layers=3), tmp_path / "r.pt")
     with pytest.raises(AttnvizError, match="3 pages cannot go into one .png"):
-        render_figure(tmp_path / "r.pt", "full_sequence", "heads", PlotConfig(), tmp_path / "h.png")
+        style = PlotConfig(heads="all")
+        render_figure(tmp_path / "r.pt", "full_sequence", "heads", style, tmp_path / "h.png")
     assert not (tmp_path / "h.png").exists()

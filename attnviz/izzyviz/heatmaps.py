@@ -10,11 +10,12 @@ import math
 import numpy as np
 
 from attnviz.analysis import find_regions
+from attnviz.catalogue import VIEWS
 from attnviz.config import check_choice
 from attnviz.errors import AttnvizError
 from attnviz.izzyviz import inputs
 from attnviz.plot.layouts import save_figures, single_figures
-from attnviz.views import VIEWS, view_data
+from attnviz.views import view_data
 
 DEFAULT_FILES = {
     "self_attention": "self_attention_heatmap.pdf",

@@ -17,8 +17,9 @@ from dataclasses import asdict, dataclass
 from functools import cache
 from pathlib import Path
 
+from attnviz.catalogue import ALL_HEADS
 from attnviz.config import PlotConfig
-from attnviz.head_stats import ALL_HEADS, read_stats_csv, table_stats
+from attnviz.head_stats import read_stats_csv, table_stats
 from attnviz.plot.render import draw_record_figure, render_comparison
 from attnviz.record import load_record
 

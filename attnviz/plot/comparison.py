@@ -11,7 +11,8 @@ from dataclasses import replace
 import numpy as np
 from matplotlib.figure import Figure
 
-from attnviz.compare import Aligned, check_models, difference, symmetric_limit
+from attnviz.catalogue import check_models
+from attnviz.compare import Aligned, difference, symmetric_limit
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.plot.heatmap import heatmap

@@ -18,10 +18,11 @@ from matplotlib.patches import Rectangle
 
 from attnviz.analysis import check_regions, find_regions, top_cells
 from attnviz.atomic import atomic_path
-from attnviz.config import LAYOUTS, PlotConfig
+from attnviz.catalogue import LAYOUTS
+from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
+from attnviz.matrices import ViewData
 from attnviz.plot.heatmap import causal_mask, colour_limits, contrasting_colours, heatmap
-from attnviz.views import ViewData
 
 RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
 

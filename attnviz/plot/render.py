@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import os
 
-from attnviz.compare import KIND_TITLES, align
+from attnviz.catalogue import ALL_HEADS, KIND_TITLES, VIEWS, parse_selection, selection_title
+from attnviz.compare import align
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.head_stats import (
-    ALL_HEADS,
     SectionStats,
-    parse_selection,
     read_stats_csv,
     record_head_stats,
     select_heads,
-    selection_title,
     stats_rows,
     table_stats,
     write_stats_csv,
@@ -24,7 +22,7 @@ from attnviz.plot.head_summary import head_summary_figure
 from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
 from attnviz.plot.thumbnail import save_thumbnail
 from attnviz.record import load_record
-from attnviz.views import VIEWS, view_data
+from attnviz.views import view_data
 
 
 def figure_title(record: dict, view: str) -> str:

