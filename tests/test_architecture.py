@@ -20,7 +20,9 @@ STAGES = {
     ),
     "record": ("record",),
     "compute": ("statistics",),  # maths on attention blocks that capture and figures share
-    "extract": ("models", "families", "gguf", "capture", "extract", "reduce"),
+    "extract": (
+        *("models", "families", "gguf", "sites", "capture", "extract", "reduce", "provenance"),
+    ),
     "demo": ("demo_models",),
     "figure": (
         *("matrices", "views", "words", "long_views", "rollout", "head_stats", "compare"),
