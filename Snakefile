@@ -18,6 +18,6 @@ include: "workflow/rules/report.smk"
 rule all:
     default_target: True
     input:
-        report="results/report.pdf",
-        index="results/index.html",
-        head_stats="results/head_stats.csv",
+        report=paths.REPORT,
+        index=paths.INDEX,
+        head_stats=paths.SWEEP_STATS,

@@ -11,10 +11,11 @@ Two ways, both giving the numbers of the model's eager attention:
   pooled maps and top cells (attnviz.reduce) on its own device instead of being stored, and a
   causal chunk's keys stop after its last row (the rest are masked: zero weight, no work).
 - Hooks: transformers declares per model class which modules produce attention weights
-  (`_can_record_outputs`); its own `output_attentions=True` keeps every layer's tensor alive until
-  the forward ends. attnviz hooks those modules first in line, takes the weights of a layer as it
-  finishes and hands `None` on, so nobody keeps them. This serves models whose family has no
-  eager function to chunk; a model that declares no modules at all is read from its outputs.
+  (`_can_record_outputs`, found by attnviz.sites); its own `output_attentions=True` keeps
+  every layer's tensor alive until the forward ends. attnviz hooks those modules first in
+  line, takes the weights of a layer as it finishes and hands `None` on, so nobody keeps
+  them. This serves models whose family has no eager function to chunk; a model that declares
+  no modules at all is read from its outputs.
 
 The model is switched to the implementation for the capture and back afterwards (sdpa and
 flash attention compute no weights).
@@ -35,6 +36,7 @@ from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMa
 from attnviz.errors import AttnvizError
 from attnviz.families import block_length, block_rows, check_weights
 from attnviz.reduce import LongSpec, SectionReducer
+from attnviz.sites import Site, attention_sites
 
 # fp32 attention rows computed at once, per layer: small blocks are faster on the CPU (they stay
 # in cache) and keep memory flat; on a GPU bigger blocks save kernel launches.
@@ -67,7 +69,13 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
     batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
     budget = CHUNK_BYTES.get(query.device.type, CHUNK_BYTES["cpu"])
     step = max(1, budget // (4 * batch * heads * key.shape[2]))
-    outputs = []
+    outputs, attention = [], module
+    groups = getattr(module, "num_key_value_groups", 1)
+    if isinstance(groups, int) and groups > 1 and key.shape[1] * groups == heads:
+        # grouped-query attention: keys and values repeated per query head once for all
+        # chunks, not once a chunk (as the family's eager function would)
+        key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
+        attention = _OneGroup(module)
     for start in range(0, q, step):
         end = min(q, start + step)
         part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
@@ -75,10 +83,23 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
         keys, values = key, value
         if capture.long_prompts and not any(isinstance(v, torch.Tensor) for v in part.values()):
             keys, values, mask = _seen_keys(key, value, mask)
-        out, weights = eager(module, query[:, :, start:end], keys, values, mask, **part)
+        out, weights = eager(attention, query[:, :, start:end], keys, values, mask, **part)
         capture.take(module, weights, start)  # (batch, heads, rows, k)
         outputs.append(out)  # (batch, rows, heads, head_dim)
     return torch.cat(outputs, dim=1), None
+
+
+class _OneGroup:
+    """An attention module as its family's eager function sees it once its keys and values
+    are repeated per query head: one query head per key head."""
+
+    num_key_value_groups = 1
+
+    def __init__(self, module: nn.Module):
+        self._module = module
+
+    def __getattr__(self, name: str):
+        return getattr(self._module, name)
 
 
 def _seen_keys(key, value, mask):
@@ -99,15 +120,6 @@ AttentionMaskInterface.register("attnviz", ALL_MASK_ATTENTION_FUNCTIONS["eager"]
 
 
 @dataclass
-class Site:
-    """A module whose output holds one layer's attention weights."""
-
-    section: str  # self | encoder | decoder | cross
-    module: nn.Module
-    index: int  # position of the weights in the module's output tuple
-
-
-@dataclass
 class Selection:
     """What to keep of each section: layers, heads (or their mean), and token positions."""
 
@@ -115,55 +127,6 @@ class Selection:
     heads: Sequence[int] | None = None  # None: every head
     head_mean: bool = False  # keep only the mean over the selected heads
     dtype: torch.dtype = torch.float16
-
-
-def _recorder_specs(model) -> list[tuple[str, type | None, str | None, int]]:
-    """(key, module class, layer name, output index) from a model class's declarations."""
-    from transformers.utils.output_capturing import OutputRecorder
-
-    specs = []
-    declared = getattr(type(model), "_can_record_outputs", None) or {}
-    for key, entries in declared.items():
-        if key not in ("attentions", "cross_attentions"):
-            continue
-        for entry in entries if isinstance(entries, list) else [entries]:
-            if isinstance(entry, OutputRecorder):
-                specs.append((key, entry.target_class, entry.layer_name, entry.index))
-            elif isinstance(entry, type):
-                specs.append((key, entry, None, 1))
-    return specs
-
-
-def attention_sites(model, architecture: str) -> list[Site]:
-    """The attention modules of `model`, in layer order, with the section each belongs to."""
-    from transformers import PreTrainedModel
-
-    encoder_ids = set()
-    if architecture == "encoder_decoder":
-        encoder_ids = {id(m) for m in model.get_encoder().modules()}
-    found: list[tuple[str, nn.Module, int]] = []
-
-    def walk(module: nn.Module, path: str, specs) -> None:
-        if isinstance(module, PreTrainedModel):  # a (sub)model declares its own recorders
-            specs = _recorder_specs(module) or specs
-        for key, cls, layer_name, index in specs:
-            named = layer_name is None or f".{layer_name.strip('.')}." in f"{path}."
-            if cls is not None and isinstance(module, cls) and named:
-                found.append((key, module, index))
-        for name, child in module.named_children():
-            walk(child, f"{path}.{name}", specs)
-
-    walk(model, "", [])
-    sites = []
-    for key, module, index in found:
-        if key == "cross_attentions":
-            section = "cross"
-        elif architecture == "encoder_decoder":
-            section = "encoder" if id(module) in encoder_ids else "decoder"
-        else:
-            section = "self"
-        sites.append(Site(section, module, index))
-    return sites
 
 
 class AttentionCapture:

@@ -79,7 +79,8 @@ def align(
     view for all or one per record; `layer` a stored layer (negative: from the end); `head` a
     stored head, or None for the mean over heads. Models whose tokens differ (other tokenizers)
     are compared with `word_level` only: then every model's view is taken at word level, less
-    the words of special tokens, and their words must agree."""
+    the words of special tokens, and their words must agree. Long records (attnviz.reduce)
+    are compared on their pooled maps, block by block, and only with each other."""
     if not records:
         raise AttnvizError("no records to compare; give one record per model")
     views = [views] * len(records) if isinstance(views, str) else list(views)
@@ -93,6 +94,14 @@ def align(
                 f"'{models[0]}' shows prompt '{prompts[0]}' but '{model}' shows '{prompt}'; "
                 "compare records of one prompt"
             )
+    long = [m for m, r in zip(models, records, strict=True) if "reduced" in r]
+    if long and len(long) < len(records):  # pooled maps against exact ones: no shared cells
+        short = next(m for m in models if m not in long)
+        raise AttnvizError(
+            f"'{long[0]}' holds pooled maps of prompt '{prompts[0]}' (more tokens than its "
+            f"extract.full_max_tokens) but '{short}' every weight; extract all with the same "
+            "extract.full_max_tokens to compare them"
+        )
     if len(set(views)) > 1:
         for view in views:
             spec = VIEWS.get(view)

@@ -9,26 +9,20 @@ prompt (source, generated -> source, generated) comes from one record.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
-import transformers
 
-import attnviz
 from attnviz import config as configs
 from attnviz.capture import Selection, captured_forward
 from attnviz.config import ExtractConfig, ModelConfig, PromptConfig, check_prompt_fits
 from attnviz.errors import AttnvizError
 from attnviz.families import check_family
-from attnviz.gguf import file_sha256
 from attnviz.models import load_model
+from attnviz.provenance import model_meta, prompt_sha256, request_sha256, weights_sha256
 from attnviz.record import SCHEMA_VERSION, load_record, save_record
-from attnviz.record import request_sha256 as record_request_sha256
 from attnviz.reduce import long_spec
 
 _STORAGE = {"float16": torch.float16, "float32": torch.float32}
@@ -194,9 +188,9 @@ def extract_records(
     if architecture == "encoder_decoder":
         keys["decoder"] = inputs["decoder_input_ids"].shape[1]
     capture = captured_forward(model, architecture, selection, positions, keys, inputs, long)
-    model_meta = _model_meta(model, tokenizer, architecture, device)
+    made_by = model_meta(model, tokenizer, architecture, device)
     return [
-        _record(item, tokenizer, attention, kept, capture, {**meta, **model_meta}, settings)
+        _record(item, tokenizer, attention, kept, capture, {**meta, **made_by}, settings)
         for item, attention, kept in zip(items, capture.attention, positions, strict=True)
     ]
 
@@ -236,7 +230,7 @@ def _record(item: _Prepared, tokenizer, attention, kept, capture, meta, settings
         "schema_version": SCHEMA_VERSION,
         "prompt_id": item.prompt.id,
         "prompt": prompt,
-        "prompt_sha256": _sha256(prompt),
+        "prompt_sha256": prompt_sha256(prompt),
         "settings": {**asdict(settings), "max_new_tokens": item.new_tokens},
     }
     return record
@@ -304,57 +298,13 @@ def _decoder_input(model, tokenizer, prompt, ids, mask, new_tokens, settings) ->
     return _generate(model, ids, mask, new_tokens, settings)
 
 
-def _model_meta(model, tokenizer, architecture: str, device: torch.device) -> dict:
-    config = model.config
-    return {
-        "architecture": architecture,
-        "model_type": config.model_type,
-        "name_or_path": str(getattr(config, "name_or_path", "")),
-        "commit_hash": getattr(config, "_commit_hash", None),
-        "tokenizer": f"{type(tokenizer).__name__}:{len(tokenizer)}",
-        "model_dtype": str(next(model.parameters()).dtype).removeprefix("torch."),
-        "device": device.type,
-        "versions": {
-            "attnviz": attnviz.__version__,
-            "torch": str(torch.__version__),
-            "transformers": str(transformers.__version__),
-        },
-    }
-
-
-def _sha256(value) -> str:
-    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
-
-
-def weights_sha256(folder: str | os.PathLike, gguf_file: str | None = None) -> str | None:
-    """A hash of a local model folder's weight files, or of its GGUF file (None for a hub id)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    if gguf_file is not None:
-        return file_sha256(folder / gguf_file)
-    digest = hashlib.sha256()
-    for path in sorted(folder.glob("*.safetensors")) + sorted(folder.glob("*.bin")):
-        digest.update(path.name.encode())
-        with open(path, "rb") as fh:
-            for block in iter(lambda: fh.read(1 << 24), b""):
-                digest.update(block)
-    return digest.hexdigest()
-
-
-def request_sha256(meta: dict, prompt: PromptConfig, settings: ExtractConfig) -> str:
-    """What a record was made from: model identity, prompt and settings. A cached record is
-    reused only if its request hash equals the new request's."""
-    return record_request_sha256(meta, asdict(prompt), asdict(settings))
-
-
 def cached_record(path: str | os.PathLike, request: str, model: str) -> dict | None:
     """The record at `path` if it is whole, safe and made for `model` from the same request;
     else None."""
     if not os.path.exists(path):
         return None
     try:
-        record = load_record(path)
+        record = load_record(path, mmap=False)  # every tensor checked now
     except AttnvizError as exc:
         print(f"attnviz: not reusing {path}: {exc}")
         return None

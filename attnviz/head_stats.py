@@ -107,6 +107,22 @@ def write_stats_csv(rows: list[dict], path: str | os.PathLike) -> None:
         writer.writerows(rows)
 
 
+def write_set_stats(
+    record_paths: list[str],
+    prompt_set: str,
+    out: str | os.PathLike,
+    expected: list[dict] | None = None,
+) -> None:
+    """The head statistics of one model's records of one prompt set: every (prompt, section,
+    layer, head) as a CSV table (`write_stats_csv`). Records are read one at a time
+    (`expected`: what each must have been made for)."""
+    from attnviz.record import load_record
+
+    expected = expected or [None] * len(record_paths)
+    records = (load_record(p, e) for p, e in zip(record_paths, expected, strict=True))
+    write_stats_csv(stats_rows(records, prompt_set), out)
+
+
 def read_stats_csv(path: str | os.PathLike) -> list[dict]:
     """The rows of a table written by `write_stats_csv`, statistics as floats."""
     try:

@@ -144,16 +144,21 @@ def _top_cells(part: dict, rows_edges, cols_edges, row_tokens, col_tokens) -> li
     view, as (row block, column block, score, "row token -> column token")."""
     k = part["shape"][1]
     n_rows, n_cols = int(rows_edges[-1]), int(cols_edges[-1])
-    result = []
-    for values, index in zip(part["top_values"], part["top_index"], strict=True):
-        layer = []
-        for head_values, head_index in zip(values.tolist(), index.tolist(), strict=True):
-            cells = []
-            for value, at in zip(head_values, head_index, strict=True):
-                r, c = divmod(at, k)
-                if r < n_rows and c < n_cols and value >= 0:
-                    label = f"{row_tokens[r]} -> {col_tokens[c]}"
-                    cells.append((_block_of(rows_edges, r), _block_of(cols_edges, c), value, label))
-            layer.append(cells)
-        result.append(layer)
-    return result
+    rows, cols = part["top_index"] // k, part["top_index"] % k  # (layers, heads + 1, top)
+    row_blocks = torch.searchsorted(rows_edges, rows, right=True) - 1  # all cells at once
+    col_blocks = torch.searchsorted(cols_edges, cols, right=True) - 1
+    inside = (rows < n_rows) & (cols < n_cols) & (part["top_values"] >= 0)
+    values, rows, cols = part["top_values"].tolist(), rows.tolist(), cols.tolist()
+    row_blocks, col_blocks, inside = row_blocks.tolist(), col_blocks.tolist(), inside.tolist()
+    return [
+        [
+            [
+                (row_blocks[i][h][t], col_blocks[i][h][t], values[i][h][t], label)
+                for t in range(len(values[i][h]))
+                if inside[i][h][t]
+                for label in [f"{row_tokens[rows[i][h][t]]} -> {col_tokens[cols[i][h][t]]}"]
+            ]
+            for h in range(len(values[i]))
+        ]
+        for i in range(len(values))
+    ]

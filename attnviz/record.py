@@ -30,7 +30,9 @@ captured (attnviz.reduce): its `attention` is {} and `attention_scores` [], and
   model's indices of the layers and heads kept in full (extract.full_layers / full_heads).
 
 Records are loaded memory-mapped: a figure reads only the tensors it draws (one per section
-and layer), so its memory follows what it draws, not the record's size.
+and layer), so its memory follows what it draws, not the record's size. Each tensor of
+`reduced` has a checksum of its own (`reduced.self.maps.3`, ...), checked when it is first
+read, so a partial read stays partial.
 """
 
 from __future__ import annotations
@@ -72,17 +74,31 @@ def entry_digest(value) -> str:
 
 
 def record_entries(record: dict) -> dict:
-    """Every entry a checksum covers: top-level keys but meta and the aliases; a dict of
-    tensors (attention) one entry per tensor (`attention.self`, ...)."""
+    """Every entry a checksum covers: top-level keys but meta and the aliases; a dict or
+    list that holds tensors one entry per tensor (`attention.self`, `reduced.self.maps.3`,
+    ...), so each tensor can be checked alone, when it is first read."""
     entries = {}
     for key, value in record.items():
-        if key == "meta" or key in _ALIASES:
-            continue
-        if isinstance(value, dict) and any(isinstance(v, torch.Tensor) for v in value.values()):
-            entries.update({f"{key}.{name}": tensor for name, tensor in value.items()})
-        else:
-            entries[key] = value
+        if key != "meta" and key not in _ALIASES:
+            entries.update(_leaves(key, value))
     return entries
+
+
+def _holds_tensor(value) -> bool:
+    if isinstance(value, dict):
+        value = list(value.values())
+    return isinstance(value, list) and any(
+        isinstance(v, torch.Tensor) or _holds_tensor(v) for v in value
+    )
+
+
+def _leaves(name: str, value):
+    """(name, value) of each tensor inside `value` and of each part that holds none."""
+    if not _holds_tensor(value):
+        yield name, value
+        return
+    for key, item in value.items() if isinstance(value, dict) else enumerate(value):
+        yield from _leaves(f"{name}.{key}", item)
 
 
 def record_checksums(record: dict) -> dict[str, str]:
@@ -101,7 +117,9 @@ def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: boo
     checksum of each entry and attention values in [0, 1]; with `expected` ({model, prompt,
     settings}), that it was made for that model, prompt and extraction settings. Any way a file
     can be bad is one AttnvizError naming it. `mmap` maps the tensors instead of reading them:
-    a slice reads only its own bytes (the checks still read each tensor once)."""
+    a slice reads only its own bytes. A long record's maps (`reduced`) are then checked one
+    tensor at a time when first read (a figure reads only the layers it draws), an error
+    raised at that point; without `mmap` every tensor is checked here."""
     try:
         with warnings.catch_warnings():  # a damaged file warns of odd pickle protocols
             warnings.simplefilter("ignore")
@@ -115,8 +133,11 @@ def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: boo
         ) from None
     if isinstance(record, dict) and set(record) == {"attention_scores", "tokens_list"}:
         return from_attention_viewer(record, os.path.basename(path).removesuffix(".pt"))
+    lazy = mmap and isinstance(record, dict) and isinstance(record.get("reduced"), dict)
     try:
-        check_record(record, path)
+        check_record(record, path, lazy)
+        if lazy:  # a long record: each map is checked when it is first read
+            record["reduced"] = _checked(record["reduced"], "reduced", _Checks(record, path))
         if expected is not None:
             check_expected(record, path, expected)
     except AttnvizError:
@@ -130,7 +151,7 @@ def load_record(path: str | os.PathLike, expected: dict | None = None, mmap: boo
 
 def check_record(record, path, lazy: bool = False) -> None:
     """Keys, schema version, checksums of the entries present, attention values in [0, 1]
-    (`lazy`: not for the attention tensors, mapped and read only where sliced)."""
+    (`lazy`: not the tensors of a long record's `reduced` maps, checked when first read)."""
     missing = [k for k in _REQUIRED if not isinstance(record, dict) or k not in record]
     if missing:
         raise AttnvizError(
@@ -145,7 +166,7 @@ def check_record(record, path, lazy: bool = False) -> None:
         )
     checksums = record["meta"].get("checksums")
     for name, value in record_entries(record).items():
-        if lazy and name.startswith("attention."):
+        if lazy and name.startswith("reduced.") and isinstance(value, torch.Tensor):
             continue
         if checksums.get(name) != entry_digest(value):
             raise AttnvizError(
@@ -160,6 +181,63 @@ def check_record(record, path, lazy: bool = False) -> None:
                 f"record {path} is damaged: attention.{section} has values outside [0, 1] "
                 f"(min {low:.4g}, max {high:.4g}); {_fix(path)}"
             )
+
+
+class _Checks:
+    """The checksums of a memory-mapped record, and which of its tensors were checked."""
+
+    def __init__(self, record: dict, path):
+        self.checksums, self.path, self.done = record["meta"]["checksums"], path, set()
+
+    def read(self, name: str, value):
+        if isinstance(value, torch.Tensor) and name not in self.done:
+            if self.checksums.get(name) != entry_digest(value):
+                raise AttnvizError(
+                    f"record {self.path} is damaged: its {name} does not match its checksum; "
+                    f"{_fix(self.path)}"
+                )
+            self.done.add(name)
+        return value
+
+
+def _checked(value, name: str, checks: _Checks):
+    """`value` (a part of a record) with each tensor inside checked when it is first read."""
+    if not _holds_tensor(value):
+        return value
+    if isinstance(value, dict):
+        part = _CheckedDict({k: _checked(v, f"{name}.{k}", checks) for k, v in value.items()})
+    else:
+        part = _CheckedList(_checked(v, f"{name}.{i}", checks) for i, v in enumerate(value))
+    part.name, part.checks = name, checks
+    return part
+
+
+class _CheckedDict(dict):
+    """A dict of a record whose tensors are checked against their checksums when read."""
+
+    def __getitem__(self, key):
+        return self.checks.read(f"{self.name}.{key}", super().__getitem__(key))
+
+    def get(self, key, default=None):
+        return self[key] if key in self else default
+
+    def values(self):
+        return [self[key] for key in self]
+
+    def items(self):
+        return [(key, self[key]) for key in self]
+
+
+class _CheckedList(list):
+    """A list of a record's tensors (one per layer), each checked when first read."""
+
+    def __getitem__(self, index):
+        if isinstance(index, slice):
+            return [self[i] for i in range(len(self))[index]]
+        return self.checks.read(f"{self.name}.{index % len(self)}", super().__getitem__(index))
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
 
 
 def request_sha256(meta: dict, prompt: dict, settings: dict) -> str:

@@ -76,7 +76,7 @@ def pool_columns(block: torch.Tensor, axis: Axis, maximum: bool) -> torch.Tensor
             parts.append(block.new_zeros(*block.shape[:-1], count))
             continue
         if maximum:  # a pooling kernel: several times faster than a reduction over (..., f)
-            flat = seg.reshape(-1, 1, seg.shape[-1])
+            flat = seg.reshape(-1, *seg.shape[-2:])  # (heads, rows, n): a view, not a copy
             out = torch.nn.functional.max_pool1d(flat, axis.f, ceil_mode=True)
             out = out.view(*block.shape[:-1], -1)
         else:
@@ -167,6 +167,7 @@ class SectionReducer:
         if self.source_end is not None and self.source_end < self.q:
             shape = (layers, heads, self.q - self.source_end, self.k)
             self.state["generated"] = torch.zeros(shape, dtype=dtype, **zeros)
+        self.col_edges = self.cols.edges.to(device)
         self.sums = row_sums(layers, heads, device)
         self.log_allowed, self.special = stream_inputs(
             self.q, self.k, self.causal, self.spec.special.get(self.section), device
@@ -188,10 +189,13 @@ class SectionReducer:
         at = torch.arange(first, first + rows, device=block.device)
         ids = torch.searchsorted(self.state["row_edges"], at, right=True) - 1  # row blocks
         state = self.state
-        state["maps"][slot].index_reduce_(1, ids, pool_columns(block, self.cols, True), "amax")
-        state["mean_maps"][slot].index_reduce_(0, ids, pool_columns(mean, self.cols, True), "amax")
+        pooled = pool_columns(block, self.cols, True)  # (heads, rows, mk)
+        pooled_mean = pool_columns(mean, self.cols, True)  # (rows, mk)
+        state["maps"][slot].index_reduce_(1, ids, pooled, "amax")
+        state["mean_maps"][slot].index_reduce_(0, ids, pooled_mean, "amax")
         state["block_mean"][slot].index_add_(0, ids, pool_columns(mean, self.cols, False))
-        self._top(slot, block.flatten(1), mean.view(1, -1), first, width)
+        self._top(slot, slice(0, self.heads), block, pooled, first)
+        self._top(slot, slice(self.heads, None), mean[None], pooled_mean[None], first)
         if slot in self.full_slots:
             full = state["full"][self.full_slots.index(slot)]
             full[:, first : first + rows, :width] = block[self.full_heads]
@@ -200,19 +204,37 @@ class SectionReducer:
             start = first + skip - self.source_end
             state["generated"][slot, :, start : start + rows - skip, :width] = block[:, skip:]
 
-    def _top(self, slot: int, cells: torch.Tensor, mean: torch.Tensor, first: int, width: int):
-        """Merge the chunk's top cells of each head, (heads, rows * w), and of the mean,
-        (1, rows * w), into the running top-k."""
-        top = min(cells.shape[1], self.state["top_values"].shape[-1])
-        chunk = [part.topk(top, -1) for part in (cells, mean)]
-        values = torch.cat([v for v, _ in chunk])  # (heads + 1, top)
-        index = torch.cat([i for _, i in chunk])
-        index = (index // width + first) * self.k + index % width  # cell index in (q, k)
-        values = torch.cat([self.state["top_values"][slot], values], -1)
-        index = torch.cat([self.state["top_index"][slot], index], -1)
-        kept, at = values.topk(self.state["top_values"].shape[-1], -1)
-        self.state["top_values"][slot] = kept
-        self.state["top_index"][slot] = index.gather(-1, at)
+    def _top(self, slot: int, which: slice, block, pooled, first: int) -> None:
+        """Merge the chunk's top cells into the running top-k of heads `which` (the mean is
+        the last): `block` (heads, rows, w), `pooled` its (heads, rows, mk) column-block maxima.
+        Only blocks whose maximum reaches both the running k-th value and the chunk's k-th
+        block maximum can hold a new top cell (each of the k largest blocks holds a cell at
+        least that high), so only their cells are read: a few of a long row's thousands."""
+        values = self.state["top_values"][slot, which]  # (heads, top)
+        index = self.state["top_index"][slot, which]
+        heads, rows, width = block.shape
+        top = values.shape[-1]
+        kth = pooled.flatten(1).topk(min(top, pooled[0].numel()), -1).values[:, -1]  # (heads,)
+        found = torch.nonzero(pooled >= torch.maximum(values[:, -1], kth)[:, None, None])
+        head, row, column_block = found.unbind(-1)  # (m,) each, ordered by head
+        edges = self.col_edges
+        cols = edges[column_block, None] + torch.arange(self.cols.f, device=block.device)
+        inside = cols < edges[column_block + 1, None].clamp(max=width)  # (m, f)
+        cells = block[head[:, None], row[:, None], cols.clamp(max=width - 1)]  # (m, f)
+        cells = cells.masked_fill(~inside, -1.0)
+        # the candidates of each head side by side, padded with -1: (heads, most, f)
+        counts = torch.bincount(head, minlength=heads)
+        at = torch.arange(len(head), device=block.device) - (counts.cumsum(0) - counts)[head]
+        dense = cells.new_full((heads, int(counts.max()) if len(head) else 0, self.cols.f), -1.0)
+        dense[head, at] = cells
+        flat = torch.zeros_like(dense, dtype=torch.long)
+        flat[head, at] = (row[:, None] + first) * self.k + cols  # cell index in (q, k)
+        merged = torch.cat([values, dense.flatten(1)], -1)
+        kept, position = merged.topk(top, -1)
+        self.state["top_values"][slot, which] = kept
+        self.state["top_index"][slot, which] = torch.cat([index, flat.flatten(1)], -1).gather(
+            -1, position
+        )
 
     def result(self, dtype: torch.dtype, head_labels: list[int]) -> dict:
         """What the record keeps of this section (see attnviz.record), on the CPU."""

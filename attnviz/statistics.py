@@ -12,6 +12,7 @@ import torch
 from attnviz.catalogue import POSITIONAL, STATISTICS
 
 _CHUNK_ELEMENTS = 2**20  # float32 cells per block of rows: 4 MB, stays in cache
+_TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32
 
 
 def head_statistics(
@@ -55,12 +56,12 @@ def row_sums(layers: int, heads: int, device=None) -> dict:
 
 
 def stream_inputs(n: int, k: int, causal: bool, special=None, device=None):
-    """log(keys each row may see) (n,) and the special-token weights (k,) `add_block` takes."""
+    """log(keys each row may see) (n,), and the positions of the special tokens among the
+    k keys `add_block` takes (few: their columns are summed, not a product over every key)."""
     positions = torch.arange(n, dtype=torch.float32, device=device)
     allowed = positions + 1 if causal else torch.full((n,), float(k), device=device)
-    if special is None:
-        return allowed.log(), torch.zeros(k, device=device)
-    return allowed.log(), torch.as_tensor(special).float().to(device)  # (n,), (k,)
+    flags = torch.zeros(k, dtype=torch.bool) if special is None else torch.as_tensor(special)
+    return allowed.log(), torch.nonzero(flags.bool()).flatten().to(device)  # (n,), (s,)
 
 
 def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None) -> dict:
@@ -86,18 +87,20 @@ def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None
 def add_block(sums, layer, block, first, log_allowed, special, source_end, causal) -> None:
     """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`; `block`
     (heads, rows, keys) float32 on any device (keys may stop after a causal block's last row;
-    a `causal` block is zero after each row's own key)."""
+    a `causal` block is zero after each row's own key); `special`: key positions of the
+    special tokens (from `stream_inputs`)."""
     rows, keys = block.shape[1:]
     last = first + rows
     mass = block.sum(-1)  # (heads, rows)
-    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s; a zero weight gives
-    # 0 * log(1e-38) = 0, and a vectorised log and a product beat torch.special.entr 2:1
-    a_log_a = torch.einsum("hrk,hrk->hr", block, torch.log(block + 1e-38))  # (heads, rows)
+    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s. The log's argument is
+    # clamped to the smallest normal float: a zero weight gives 0 * log(tiny) = 0, and no
+    # subnormal number reaches the log (a subnormal input costs a CPU ~10x the time)
+    a_log_a = block.clamp_min(_TINY).log_().mul_(block).sum(-1)  # (heads, rows)
     entropy = mass.log() - a_log_a / mass
     usable = log_allowed[first:last] > 0  # rows with more than one key to choose from
     sums["entropy"][layer] += (entropy[:, usable] / log_allowed[first:last][usable]).sum(-1)
     sums["sink_first"][layer] += block[:, :, 0].sum(-1)
-    sums["sink_special"][layer] += (block @ special[:keys]).sum(-1)
+    sums["sink_special"][layer] += block[:, :, special[special < keys]].sum((-2, -1))
     # diagonal offsets in block coordinates: row i of the block is token first + i
     sums["previous_token"][layer] += block.diagonal(first - 1, 1, 2).sum(-1)
     sums["diagonal"][layer] += block.diagonal(first, 1, 2).sum(-1)

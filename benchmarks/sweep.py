@@ -4,8 +4,8 @@ In one run, on the demo models (prepared beforehand, not timed), with a prompt s
 sentences and the default plot settings:
   - the sweep: `snakemake --cores 2` on minilm and smollm2 from empty results (models kept),
     timed, and the jobs it ran counted (each job is one process);
-  - the floor: one Python process that extracts the same records and draws the same figures,
-    head statistics, report and index with the attnviz API in a loop;
+  - the floor: one Python process that does the same work with the attnviz API in a loop (the
+    records, head statistics, figures, viewer pages, report and index, at the workflow's paths);
   - drawing in process: SmolLM2's 30-panel layer-average grid and a 12-panel heads page of one
     of its records (best of 5, PDF and thumbnail written).
 It ends with
@@ -18,7 +18,6 @@ It ends with
 from __future__ import annotations
 
 import argparse
-import json
 import re
 import subprocess
 import sys
@@ -85,48 +84,41 @@ def floor(root: str) -> None:
     os.chdir(root)
     import shlex
 
-    from attnviz.config import compose_sweep, model_source
+    from attnviz import paths, report_items, tasks
+    from attnviz.config import VIEWER_STYLE_KEYS, compose_sweep, model_source
     from attnviz.extract import extract_prompt_set
-    from attnviz.head_stats import concat_stats_csv
+    from attnviz.head_stats import concat_stats_csv, write_set_stats
     from attnviz.index import build_index
     from attnviz.plot.batch import FigureTask, render_figures
     from attnviz.plot.render import render_head_summary
     from attnviz.report import report_from_workflow
+    from attnviz.viewer import build_viewers
 
     sweep = compose_sweep(shlex.split(OVERRIDES))
     name, prompt_set = next(iter(sweep.prompt_sets.items()))
-    items, records, tables = [], [], []
-    for model, cfg in sweep.models.items():
-        folder = f"results/{model}/{name}"
-        paths = [f"{folder}/{p.id}/attention.pt" for p in prompt_set.prompts]
+    style = asdict(sweep.config.plot)
+    for model, cfg in sweep.models.items():  # the workflow's jobs, with its paths and tasks
+        records = tasks.set_records(sweep, name, model)
         extract_prompt_set(
-            model, cfg, model_source(cfg), prompt_set.prompts, sweep.config.extract, paths
+            model, cfg, model_source(cfg), prompt_set.prompts, sweep.config.extract, records
         )
-        table = f"{folder}/head_stats.csv"
-        render_head_summary(
-            paths, name, table, f"{folder}/head_summary.pdf", f"{folder}/head_summary.png"
+        table, summary = paths.head_stats(model, name), paths.head_summary(model, name)
+        write_set_stats(records, name, table)
+        render_head_summary(table, summary, paths.thumbnail(summary))
+        figures = [FigureTask(**task) for task in tasks.set_tasks(sweep, model, name)]
+        render_figures(figures, sweep.config.plot, table)
+        build_viewers(
+            records,
+            paths.viewer_dir(model, name),
+            {key: style[key] for key in VIEWER_STYLE_KEYS},
+            tasks.set_expectations(sweep, model, name),
         )
-        drawn = [
-            (prompt.id, FigureTask(path, view, layout, variant, f, f.removesuffix(".pdf") + ".png"))
-            for prompt, path in zip(prompt_set.prompts, paths, strict=True)
-            for view, layout, variant in sweep.figures(model, prompt)
-            for f in [f"{folder}/{prompt.id}/{view}/{layout}-{variant}.pdf"]
-        ]
-        render_figures([task for _, task in drawn], sweep.config.plot, table)
-        tables.append(table)
-        records += [{"key": p, "path": p} for p in paths]
-        items += [
-            {
-                "path": t.figure,
-                "thumbnail": t.thumbnail,
-                "bookmarks": [model, name, prompt_id, f"{t.view}: {t.layout}"],
-            }
-            for prompt_id, t in drawn
-        ]
-    concat_stats_csv(tables, "results/head_stats.csv")
-    config = json.dumps(asdict(sweep.config))
-    report_from_workflow(items, records, "results/report.pdf", "floor", config, "none")
-    build_index(items, "results/index.html", "floor", "results/report.pdf")
+    concat_stats_csv([paths.head_stats(m, name) for m in sweep.models], paths.SWEEP_STATS)
+    items, config = report_items.report_items(sweep), report_items.config_yaml(sweep)
+    report_from_workflow(
+        items, report_items.record_items(sweep), paths.REPORT, "floor", config, "none"
+    )
+    build_index(items, paths.INDEX, "floor", paths.REPORT, report_items.viewer_pages(sweep))
 
 
 def draw_times() -> tuple[float, float]:

@@ -14,16 +14,21 @@ PACKAGE = REPO / "attnviz"
 # The stage of each module (by name prefix) and the stages it may import from. The record
 # module is the format extraction writes and the figures read: it knows neither.
 STAGES = {
-    "conf": ("errors", "atomic", "catalogue", "config", "values", "resources", "joblog"),
+    "conf": (
+        *("errors", "atomic", "catalogue", "config", "values", "resources", "joblog"),
+        *("paths", "tasks"),  # where results live, what each job is given
+    ),
     "record": ("record",),
     "compute": ("statistics",),  # maths on attention blocks that capture and figures share
-    "extract": ("models", "families", "gguf", "capture", "extract", "reduce"),
+    "extract": (
+        *("models", "families", "gguf", "sites", "capture", "extract", "reduce", "provenance"),
+    ),
     "demo": ("demo_models",),
     "figure": (
         *("matrices", "views", "words", "long_views", "rollout", "head_stats", "compare"),
         *("analysis", "plot", "izzyviz", "viewer"),
     ),
-    "report": ("report", "index"),
+    "report": ("report", "report_items", "index"),
     "entry": ("api", "__main__"),
 }
 MAY_IMPORT = {

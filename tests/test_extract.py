@@ -139,9 +139,11 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
 def test_models_that_cannot_be_chunked_fall_back(demo_model, reference, name, hidden, monkeypatch):
     """No family eager function: hooks on whole layers; no declared modules: the outputs."""
     import attnviz.capture
+    import attnviz.sites
 
     empty = None if hidden == "_family_eager" else []
-    monkeypatch.setattr(attnviz.capture, hidden, lambda module: empty)
+    owner = attnviz.capture if hidden == "_family_eager" else attnviz.sites
+    monkeypatch.setattr(owner, hidden, lambda module: empty)
     record = extract(demo_model, name, PromptConfig(id="p", text=TEXT), layers=[0, -1])
     expected = reference_attention(reference(name), record)
     for section, got in record["attention"].items():

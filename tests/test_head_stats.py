@@ -19,9 +19,11 @@ from attnviz.extract import extract_record
 from attnviz.head_stats import (
     head_statistics,
     mean_over_prompts,
+    read_stats_csv,
     record_head_stats,
     select_heads,
     stats_rows,
+    write_set_stats,
     write_stats_csv,
 )
 from attnviz.plot.head_summary import head_summary_figure
@@ -299,7 +301,7 @@ def test_heads_pages_pick_by_the_models_mean_over_its_prompts(tmp_path):
     from pypdf import PdfReader
 
     from attnviz.config import PlotConfig
-    from attnviz.plot.render import render_figure, render_head_summary
+    from attnviz.plot.render import render_figure
     from attnviz.record import save_record
 
     n = 4
@@ -323,7 +325,7 @@ def test_heads_pages_pick_by_the_models_mean_over_its_prompts(tmp_path):
         paths.append(tmp_path / f"{prompt}.pt")
         save_record(record, paths[-1])
     table = tmp_path / "head_stats.csv"
-    render_head_summary([str(p) for p in paths], "set", table, tmp_path / "summary.pdf")
+    write_set_stats([str(p) for p in paths], "set", table)
     style = PlotConfig(heads="bottom_k_by_entropy", top_k=1)
     for stats, picked in ((table, "head 2: entropy"), (None, "head 0: entropy 0")):
         out = tmp_path / "heads.pdf"
@@ -341,3 +343,50 @@ def test_a_constant_statistic_is_shown_as_constant_with_its_value():
     assert sink.get_title() == "sink_special\n(constant: 0)\n(blank: 1 without a value)"
     assert len(fig.axes) == 2 + 1  # one colour bar: entropy's
     assert not any("0.1" in t.get_text() for ax in fig.axes for t in ax.get_yticklabels())
+
+
+def test_the_statistics_stage_writes_the_table_and_the_summary_is_drawn_from_it(tmp_path):
+    """The statistics job writes the set's table from the records without the figure stage
+    (no matplotlib is imported); the summary job draws the means of that table alone."""
+    import subprocess
+    import sys
+
+    from pypdf import PdfReader
+
+    from attnviz.plot.render import render_head_summary
+    from attnviz.record import save_record
+
+    n, paths = 4, []
+    for prompt, matrix in (("a", np.eye(4)), ("b", uniform(n, False))):
+        record = {
+            "tokens": [f"w{i}" for i in range(n)],
+            "attention": {"self": torch.tensor(matrix, dtype=torch.float32)[None, None]},
+            "meta": {
+                "schema_version": SCHEMA_VERSION,
+                "model": "m",
+                "prompt_id": prompt,
+                "architecture": "encoder",
+            },
+        }
+        paths.append(str(tmp_path / f"{prompt}.pt"))
+        save_record(record, paths[-1])
+    table = tmp_path / "head_stats.csv"
+    script = (
+        "import sys; from attnviz.head_stats import write_set_stats; "
+        f"write_set_stats({paths!r}, 'set', {str(table)!r}); "
+        "assert 'matplotlib' not in sys.modules, 'the statistics stage imported matplotlib'"
+    )
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    rows = read_stats_csv(table)
+    assert [(r["prompt_set"], r["prompt"], r["entropy"]) for r in rows] == [
+        ("set", "a", 0.0),
+        ("set", "b", pytest.approx(1.0)),
+    ]
+    table.write_text(table.read_text().replace(",0.0,", ",0.5,", 1))  # a's entropy: the table's
+    render_head_summary(table, tmp_path / "summary.pdf", tmp_path / "summary.png")
+    [page] = PdfReader(tmp_path / "summary.pdf").pages
+    text = page.extract_text()
+    assert "m | set | head statistics of self attention, mean over 2 prompts" in text
+    assert "constant: 0.75" in text  # entropy: the mean of the table's 0.5 and 1
+    assert (tmp_path / "summary.png").stat().st_size > 0

@@ -252,3 +252,55 @@ def test_long_maps_are_readable():
     assert np.isclose(image.get_array().filled(0), 0.9).sum() == 1  # the peak survives pooling
     (left, right), (bottom, top) = image.axes.get_xlim(), image.axes.get_ylim()
     assert left < -0.5 and right > n - 0.5 and top < -0.5 and bottom > n - 0.5  # frame outside
+
+
+def test_a_long_record_is_checked_tensor_by_tensor_as_it_is_read(pair, tmp_path):
+    path = tmp_path / "long.pt"
+    save_record(pair("smollm2")[1], path)
+    record = torch.load(path, weights_only=True)
+    record["reduced"]["self"]["maps"][1][0, 0, 0] += 0.5  # damaged after it was written
+    torch.save(record, path)
+    loaded = load_record(path)  # mapped: the maps are not read yet
+    assert torch.equal(loaded["reduced"]["self"]["maps"][0], record["reduced"]["self"]["maps"][0])
+    assert len(loaded["reduced"]["self"]["mean_maps"]) == len(record["reduced"]["self"]["maps"])
+    with pytest.raises(AttnvizError, match=r"its reduced\.self\.maps\.1 does not match") as err:
+        loaded["reduced"]["self"]["maps"][1]
+    assert "\n" not in str(err.value)
+    with pytest.raises(AttnvizError, match=r"reduced\.self\.maps\.1 does not match"):
+        load_record(path, mmap=False)  # read whole: checked at once
+    with pytest.raises(AttnvizError, match=r"reduced\.self\.maps\.1 does not match"):
+        style = PlotConfig(heads="all")  # a page of every head: layer 1 is drawn
+        render_figure(str(path), "full_sequence", "heads", style, str(tmp_path / "h.pdf"))
+    assert not (tmp_path / "h.pdf").exists()
+
+
+@pytest.mark.parametrize("kind", ["difference", "stability"])
+def test_comparisons_of_long_records_use_their_pooled_maps(demo_model_dir, tmp_path, kind):
+    from attnviz.compare import align
+    from attnviz.models import load_model
+    from attnviz.plot.render import render_comparison
+
+    paths = []
+    for name in ("tinylm_seed1", "tinylm_seed2"):  # two training runs of one tiny Llama
+        path = str(demo_model_dir(name))
+        model, tokenizer = load_model(ModelConfig("decoder", path=path), path, name)
+        prompt = PromptConfig(id="p", text=TEXT)
+        record = extract_record(model, tokenizer, prompt, "decoder", ExtractConfig(**LONG), {})
+        record["meta"]["model"] = name
+        paths.append(tmp_path / f"{name}.pt")
+        save_record(record, paths[-1])
+    records = [load_record(p) for p in paths]
+    aligned = align(records, "full_sequence", -1, None)
+    part = records[1]["reduced"]["self"]
+    assert aligned.matrices.shape[1:] == (len(part["row_edges"]) - 1, len(part["col_edges"]) - 1)
+    np.testing.assert_allclose(aligned.matrices[1], part["mean_maps"][-1].float().numpy())
+    out = tmp_path / f"{kind}.pdf"
+    settings = dict(layer=-1, head=None, word_level=False)
+    render_comparison(paths, ["full_sequence"] * 2, kind, "c", settings, PlotConfig(), out)
+    assert out.stat().st_size > 0
+    short = extract_record(model, tokenizer, prompt, "decoder", ExtractConfig(), {})
+    with pytest.raises(AttnvizError, match="pooled maps .* extract.full_max_tokens") as err:
+        align([records[0], short], "full_sequence", -1, None)
+    assert "\n" not in str(err.value)
+    with pytest.raises(AttnvizError, match="word_level .* extract.full_max_tokens"):
+        align(records, "full_sequence", -1, None, word_level=True)

@@ -8,6 +8,7 @@ import re
 import sys
 from pathlib import Path
 
+from attnviz import paths
 from attnviz.catalogue import (
     ALL_HEADS,
     ARCHITECTURES,
@@ -76,7 +77,7 @@ def check_name(what: str, name: str) -> str:
     return name
 
 
-def model_source(model: ModelConfig, models_dir: str = "results/models") -> str:
+def model_source(model: ModelConfig, models_dir: str = paths.MODELS) -> str:
     """Where `from_pretrained` loads this model from: a hub id or a folder."""
     if model.demo is not None:
         return f"{models_dir}/{model.demo}"

@@ -15,9 +15,7 @@ from attnviz.head_stats import (
     read_stats_csv,
     record_head_stats,
     select_heads,
-    stats_rows,
     table_stats,
-    write_stats_csv,
 )
 from attnviz.plot.comparison import aligned_figure
 from attnviz.plot.head_summary import head_summary_figure
@@ -138,7 +136,8 @@ def render_figure(
     """Draw `layout` of `view` (highlight `variant`) from the record at `record_path` into
     `out_path` (.pdf, or .png/.svg for one page), and its first page into the PNG `thumbnail`
     if given; nothing is written if anything fails. `head_stats_table`: the model's table of
-    head statistics (`render_head_summary`), which chooses the heads of `style.heads`.
+    head statistics (`attnviz.head_stats.write_set_stats`), which chooses the heads of
+    `style.heads`.
     `expected`: what the record must have been made for (`attnviz.record.check_expected`)."""
     record = load_record(record_path, expected)
     stats = table_stats(read_stats_csv(head_stats_table)) if head_stats_table else None
@@ -164,21 +163,16 @@ def _save(figures, out_path, title: str, dpi: int, thumbnail=None, key=None) -> 
 
 @collector_paused
 def render_head_summary(
-    record_paths: list[str],
-    prompt_set: str,
-    table_out: str | os.PathLike,
+    table: str | os.PathLike,
     figure_out: str | os.PathLike,
     thumbnail: str | os.PathLike | None = None,
-    expected: list[dict] | None = None,
 ) -> None:
-    """The head statistics of one model's records of one prompt set: every (prompt, section,
-    layer, head) as a CSV table, and a page per section of layers x heads maps of each
-    statistic's mean over the prompts. Records are read one at a time (`expected`: what each
-    must have been made for)."""
-    expected = expected or [None] * len(record_paths)
-    records = (load_record(p, e) for p, e in zip(record_paths, expected, strict=True))
-    rows = stats_rows(records, prompt_set)
-    model, prompts = rows[0]["model"], len(record_paths)
+    """The head summary of one model on one prompt set, from its table of head statistics
+    (`attnviz.head_stats.write_set_stats`): a page per section of layers x heads maps of each
+    statistic's mean over the prompts."""
+    rows = read_stats_csv(table)
+    model, prompt_set = rows[0]["model"], rows[0]["prompt_set"]
+    prompts = len(dict.fromkeys(row["prompt"] for row in rows))
     figures = [
         head_summary_figure(
             means.stats,
@@ -189,7 +183,6 @@ def render_head_summary(
         )
         for section, means in table_stats(rows).items()
     ]
-    write_stats_csv(rows, table_out)
     title = f"{model} | {prompt_set} | head statistics"
     _save(figures, figure_out, title, PlotConfig().dpi, thumbnail)
 

@@ -3,18 +3,19 @@
 # as the figures). On a cluster it runs with the report and the index (group finish).
 
 
-for name, prompt_set in comparison_sets():
+for name, prompt_set in tasks.comparison_sets(SWEEP):
+    comparison_tasks = tasks.comparison_tasks(SWEEP, name, prompt_set)
 
     rule:
         name:
             rule_name("plot_comparisons", name, prompt_set)
         input:
-            records=comparison_records(name, prompt_set),
+            records=tasks.comparison_records(SWEEP, name, prompt_set),
         output:
-            figures=update(comparison_outputs(name, prompt_set, "figure")),
-            thumbnails=update(comparison_outputs(name, prompt_set, "thumbnail")),
+            figures=update(outputs(comparison_tasks, "figure")),
+            thumbnails=update(outputs(comparison_tasks, "thumbnail")),
         log:
-            f"results/logs/plot_comparisons/{name}/{prompt_set}.log",
+            paths.log("plot_comparisons", name, prompt_set),
         group:
             "finish"
         conda:
@@ -22,9 +23,9 @@ for name, prompt_set in comparison_sets():
         resources:
             mem_mb=comparison_mem_mb,
         params:
-            comparisons=comparison_tasks(name, prompt_set),
+            comparisons=comparison_tasks,
             name=name,
-            settings=comparison_settings(name),
+            settings=tasks.comparison_settings(SWEEP, name),
             style=PLOT_STYLE,
         script:
             "../../scripts/plot_comparisons.py"

@@ -6,13 +6,13 @@ for prompt_set in SWEEP.prompt_sets:
 
     rule:
         name:
-            f"extract_attention_{re.sub(r'[^A-Za-z0-9_]', '_', prompt_set)}"
+            rule_name("extract_attention", prompt_set)
         input:
             model=model_folder,
         output:
-            records=record_paths(prompt_set),
+            records=tasks.set_records(SWEEP, prompt_set),
         log:
-            f"results/logs/extract_attention/{{model}}/{prompt_set}.log",
+            paths.log("extract_attention", "{model}", prompt_set),
         conda:
             CONDA_ENV
         threads: 2

@@ -8,9 +8,9 @@ rule prepare_demo_models:
 
 rule prepare_demo_model:
     output:
-        model=directory("results/models/{demo}"),
+        model=directory(paths.demo_model()),
     log:
-        "results/logs/prepare_demo_model/{demo}.log",
+        paths.log("prepare_demo_model", "{demo}"),
     conda:
         CONDA_ENV
     script:

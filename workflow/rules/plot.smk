@@ -6,18 +6,19 @@
 
 
 for model, prompt_set in model_sets():
+    figure_tasks = tasks.set_tasks(SWEEP, model, prompt_set)
 
     rule:
         name:
             rule_name("plot_figures", model, prompt_set)
         input:
-            records=set_records(model, prompt_set),
-            head_stats=HEAD_STATS.format(model=model, prompt_set=prompt_set),
+            records=tasks.set_records(SWEEP, prompt_set, model),
+            head_stats=paths.head_stats(model, prompt_set),
         output:
-            figures=update(set_outputs(model, prompt_set, "figure")),
-            thumbnails=update(set_outputs(model, prompt_set, "thumbnail")),
+            figures=update(outputs(figure_tasks, "figure")),
+            thumbnails=update(outputs(figure_tasks, "thumbnail")),
         log:
-            f"results/logs/plot_figures/{model}/{prompt_set}.log",
+            paths.log("plot_figures", model, prompt_set),
         group:
             "draw_set"
         conda:
@@ -25,7 +26,25 @@ for model, prompt_set in model_sets():
         resources:
             mem_mb=stats_mem_mb,
         params:
-            figures=set_tasks(model, prompt_set),
+            figures=figure_tasks,
             style=PLOT_STYLE,
         script:
             "../../scripts/plot_figures.py"
+
+
+# The head summary of a model on a prompt set: a layers x heads map of each statistic's mean,
+# from the set's table of head statistics (in the set's SLURM job, group draw_set).
+rule plot_head_summary:
+    input:
+        table=paths.head_stats(),
+    output:
+        figure=paths.head_summary(),
+        thumbnail=paths.thumbnail(paths.head_summary()),
+    log:
+        paths.log("plot_head_summary", "{model}", "{prompt_set}"),
+    group:
+        "draw_set"
+    conda:
+        CONDA_ENV
+    script:
+        "../../scripts/plot_head_summary.py"

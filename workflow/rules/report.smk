@@ -1,4 +1,7 @@
-# The report (every figure in one PDF, with bookmarks) and the HTML index (thumbnails).
+# The report (every figure in one PDF, with bookmarks) and the HTML index (thumbnails); what
+# they hold comes from attnviz.report_items.
+
+RECORD_ITEMS = report_items.record_items(SWEEP)
 
 
 rule build_report:
@@ -6,9 +9,9 @@ rule build_report:
         figures=[item["path"] for item in REPORT_ITEMS],
         records=[item["path"] for item in RECORD_ITEMS],
     output:
-        report="results/report.pdf",
+        report=paths.REPORT,
     log:
-        "results/logs/build_report.log",
+        paths.log("build_report"),
     group:
         "finish"
     conda:
@@ -17,8 +20,8 @@ rule build_report:
         figures=REPORT_ITEMS,
         records=RECORD_ITEMS,
         title=SWEEP.config.title,
-        config=CONFIG_YAML,
-        commit=COMMIT,
+        config=report_items.config_yaml(SWEEP),
+        commit=report_items.git_commit(workflow.basedir),
     script:
         "../../scripts/build_report.py"
 
@@ -26,19 +29,23 @@ rule build_report:
 rule build_index:
     input:
         thumbnails=[item["thumbnail"] for item in REPORT_ITEMS],
-        report="results/report.pdf",
-        viewers=VIEWER_DIRS,
+        report=paths.REPORT,
+        viewers=expand(
+            paths.viewer_dir(),
+            model=list(SWEEP.models),
+            prompt_set=list(SWEEP.prompt_sets),
+        ),
     output:
-        index="results/index.html",
+        index=paths.INDEX,
     log:
-        "results/logs/build_index.log",
+        paths.log("build_index"),
     group:
         "finish"
     conda:
         CONDA_ENV
     params:
         figures=REPORT_ITEMS,
-        viewers=VIEWER_PAGES,
+        viewers=report_items.viewer_pages(SWEEP),
         title=SWEEP.config.title,
     script:
         "../../scripts/build_index.py"

@@ -1,16 +1,14 @@
-# Head statistics: per model and prompt set, a table of every (prompt, layer, head) and a
-# summary figure of their means; then one table for the whole sweep. From records only.
+# Head statistics: per model and prompt set, a table of every (prompt, layer, head); then one
+# table for the whole sweep. From records only (the summary figure of a table: plot.smk).
 
 
 rule compute_head_stats:
     input:
         records=set_records_of,
     output:
-        table=HEAD_STATS,
-        figure="results/{model}/{prompt_set}/head_summary.pdf",
-        thumbnail="results/{model}/{prompt_set}/head_summary.png",
+        table=paths.head_stats(),
     log:
-        "results/logs/compute_head_stats/{model}/{prompt_set}.log",
+        paths.log("compute_head_stats", "{model}", "{prompt_set}"),
     group:
         "draw_set"
     conda:
@@ -25,11 +23,15 @@ rule compute_head_stats:
 
 rule collect_head_stats:
     input:
-        tables=HEAD_STATS_TABLES,
+        tables=expand(
+            paths.head_stats(),
+            model=list(SWEEP.models),
+            prompt_set=list(SWEEP.prompt_sets),
+        ),
     output:
-        table="results/head_stats.csv",
+        table=paths.SWEEP_STATS,
     log:
-        "results/logs/collect_head_stats.log",
+        paths.log("collect_head_stats"),
     group:
         "finish"
     conda:
