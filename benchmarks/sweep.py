@@ -124,7 +124,6 @@ def floor(root: str) -> None:
 def draw_times() -> tuple[float, float]:
     """Best of 5: the 30-panel layer-average grid and a 12-panel heads page of one record, in
     seconds (wall); the CPU seconds are printed too (a guide on a shared machine)."""
-    import yaml
 
     from attnviz import extract_attention
     from attnviz.config import ModelConfig, PlotConfig
@@ -132,7 +131,7 @@ def draw_times() -> tuple[float, float]:
     from attnviz.plot.render import render_figure
     from attnviz.record import save_record
 
-    style = PlotConfig(**yaml.safe_load((REPO / "conf/plot/default.yaml").read_text()))
+    style = PlotConfig()  # the schema holds the pipeline's defaults
     cfg = ModelConfig(architecture="decoder", path=str(REPO / "results/models/smollm2"))
     model, tokenizer = load_model(cfg, cfg.path)
     with tempfile.TemporaryDirectory() as tmp:
