@@ -19,6 +19,7 @@ from attnviz.catalogue import LAYOUTS
 from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.matrices import ViewData
+from attnviz.plot.fonts import reused_font_subsets
 from attnviz.plot.panels import Panel, grid_figure, panels_of
 
 RC = {"pdf.fonttype": 42, "svg.fonttype": "none", "svg.hashsalt": "attnviz"}
@@ -135,7 +136,7 @@ def save_figures(
         metadata["Keywords"] = f"attnviz-key {key}"
     with matplotlib.rc_context(RC), atomic_path(path) as tmp:
         if suffix == "pdf":
-            with PdfPages(tmp, metadata=metadata) as pdf:
+            with reused_font_subsets(), PdfPages(tmp, metadata=metadata) as pdf:
                 for fig in figures:
                     pdf.savefig(fig)
         else:
