@@ -164,19 +164,23 @@ def test_top_cells_variant_shows_exact_scores(pair):
 
 
 @pytest.mark.parametrize(
-    "options, setting",
+    "options, setting, variant",
     [
-        (dict(word_level=True), "word_level"),
-        (dict(ignore_first_token=True), "ignore_first_token"),
+        (dict(word_level=True), "word_level", "plain"),
+        (dict(ignore_first_token=True), "ignore_first_token", "plain"),
+        (dict(regions=[[0, 0, 2, 2]]), "plot.regions", "top_cells"),
     ],
 )
-def test_views_that_need_every_weight_refuse_a_long_record(pair, tmp_path, options, setting):
+def test_views_that_need_every_weight_refuse_a_long_record(
+    pair, tmp_path, options, setting, variant
+):
     _, reduced = pair("smollm2")
     path = tmp_path / "attention.pt"
     save_record(reduced, path)
     out = tmp_path / "figure.pdf"
+    style = PlotConfig(**options)
     with pytest.raises(AttnvizError, match="extract.full_max_tokens") as err:
-        render_figure(path, "full_sequence", "layer_average", PlotConfig(**options), out)
+        render_figure(path, "full_sequence", "layer_average", style, out, variant)
     assert setting in str(err.value) and "\n" not in str(err.value)
     assert not out.exists()
 

@@ -17,6 +17,7 @@ from attnviz.head_stats import (
     select_heads,
     table_stats,
 )
+from attnviz.long_views import too_long
 from attnviz.plot.comparison import aligned_figure
 from attnviz.plot.head_summary import head_summary_figure
 from attnviz.plot.layouts import chosen_head_figures, layout_figures, save_figures
@@ -105,6 +106,8 @@ def record_figures(
     """The captioned figures of `layout` of `view` of a record (not yet saved). With
     `style.heads` other than all, the heads layout is one page of the heads it picks, by the
     model's `head_stats` (section -> statistics, as `table_stats` gives) if given."""
+    if "reduced" in record and style.regions and variant != "plain":
+        raise too_long(record, "plot.regions")  # token positions; a long map holds blocks
     data = view_data(
         record, view, style.ignore_first_token, style.renormalize, word_level=style.word_level
     )
