@@ -13,7 +13,12 @@ from attnviz.config import PlotConfig
 from attnviz.errors import AttnvizError
 from attnviz.plot import heatmap, render_figure
 from attnviz.plot.heatmap import label_positions
-from attnviz.plot.layouts import head_figures, layer_average_figures, layout_figures
+from attnviz.plot.layouts import (
+    head_figures,
+    layer_average_figures,
+    layout_figures,
+    save_figures,
+)
 from attnviz.record import SCHEMA_VERSION, save_record
 from attnviz.views import view_data
 
@@ -299,3 +304,21 @@ def test_colour_bars_carry_the_ticks_matplotlib_would(lo, hi, gamma):
     assert [t.get_text() for t in bar.texts] == [t for t, s in zip(labels, shown, strict=True) if s]
     heights = [t.get_position()[1] for t in bar.texts]
     np.testing.assert_allclose(heights, where[1] + where[3] * ticks[shown], atol=1e-6)
+
+
+def test_a_pdf_holds_the_cells_and_the_bar_colours_not_resampled_copies(tmp_path):
+    """A heatmap goes into a PDF as its cells, each repeated to whole pixels (its edges stay
+    sharp in viewers that smooth images), and its colour bar as the colormap's colours: the
+    right colours, not copies resampled at the page's resolution."""
+    matrix = np.random.default_rng(0).random((6, 6)).astype(np.float32)
+    image = heatmap(matrix, cmap="viridis")
+    save_figures([image.axes.figure], tmp_path / "h.pdf")
+    [page] = PdfReader(tmp_path / "h.pdf").pages
+    embedded = {(i.image.width, i.image.height): i.image.convert("RGB") for i in page.images}
+    assert set(embedded) == {(66, 66), (1, 256)}  # 6 cells x 11 pixels; 256 colours
+    pixels = np.asarray(embedded[66, 66])[::-1]  # stored bottom row first, flipped onto the page
+    cells = pixels[::11, ::11]  # (6, 6, 3): one pixel of each cell
+    assert (pixels.reshape(6, 11, 6, 11, 3) == cells[:, None, :, None]).all()  # flat cells
+    np.testing.assert_allclose(cells, image.cmap(image.norm(matrix), bytes=True)[..., :3], atol=1)
+    bar = np.asarray(embedded[1, 256])[::-1, 0]  # (256, 3): stored top colour first
+    np.testing.assert_allclose(bar, image.cmap(np.arange(256), bytes=True)[:, :3], atol=1)

@@ -14,7 +14,7 @@ from matplotlib.image import BboxImage
 from matplotlib.patches import Polygon
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
-from matplotlib.transforms import Bbox, TransformedBbox
+from matplotlib.transforms import Affine2D, Bbox, BboxTransformTo, TransformedBbox
 
 LABEL = "<colorbar>"  # how tests and callers find the bars among a figure's artists
 EXTEND = 0.05  # an extended bar's triangle: this fraction of the bar's length
@@ -46,6 +46,22 @@ def tick_labels(values: np.ndarray) -> list[str]:
     return [f"{v + 0.0:{form}}".replace("-", minus) for v in values]
 
 
+class Gradient(BboxImage):
+    """The bar's colours, one pixel each, which a vector file (PDF, SVG) embeds as they are and
+    scales to the bar (a column of flat colours looks the same at any size) instead of a
+    resampled copy at the page's resolution; raster files resample them as BboxImage does."""
+
+    def _check_unsampled_image(self):
+        return True  # where the renderer can scale images (else BboxImage's resampled copy)
+
+    def make_image(self, renderer, magnification=1.0, unsampled=False):
+        if not unsampled:
+            return super().make_image(renderer, magnification)
+        colours = np.asarray(self.get_array())  # (N, 1, 4): row 0, the lowest colour, at y 0
+        pixels = Affine2D().scale(1 / colours.shape[1], 1 / colours.shape[0])
+        return colours, 0, 0, pixels + BboxTransformTo(self.get_window_extent(renderer))
+
+
 class ColourBar(Artist):
     """The colour scale of `image` as a bar at `bounds` (x, y, width, height in figure
     fractions), labelled on its right in `font_size`; `extend="max"`: a triangle on top for
@@ -60,7 +76,7 @@ class ColourBar(Artist):
         to_x, to_y = 1 / (72 * fig.get_figwidth()), 1 / (72 * fig.get_figheight())  # per point
         norm, cmap, where = image.norm, image.cmap, fig.transFigure
         box = TransformedBbox(Bbox.from_bounds(x, y, width, height), where)
-        gradient = BboxImage(box, origin="lower", interpolation="nearest")
+        gradient = Gradient(box, origin="lower", interpolation="nearest")
         gradient.set_data(cmap(np.linspace(0, 1, cmap.N), bytes=True)[:, None])  # (N, 1, 4) up
         outline = [(x, y), (x + width, y), (x + width, y + height), (x, y + height)]
         parts: list[Artist] = [gradient]

@@ -8,6 +8,8 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import Normalize, PowerNorm
+from matplotlib.image import AxesImage
+from matplotlib.transforms import Affine2D
 
 from attnviz.analysis import causal_mask
 from attnviz.errors import AttnvizError
@@ -45,6 +47,35 @@ def pooled(data: np.ma.MaskedArray, max_pixels: int) -> tuple[np.ma.MaskedArray,
     padded[:q, :k] = data.filled(-np.inf)
     blocks = padded.reshape(rows // f, f, cols // f, f).max(axis=(1, 3))
     return np.ma.masked_invalid(np.where(np.isneginf(blocks), np.nan, blocks)), f
+
+
+MIN_EMBEDDED_PIXELS = 64  # a vector file's image of cells: at least this many pixels a side
+
+
+class CellImage(AxesImage):
+    """An image of cells that a vector file (PDF, SVG) embeds as its cells, each repeated to
+    MIN_EMBEDDED_PIXELS on the long side, instead of resampled at the page's resolution
+    (interpolation 'none'): the same look, a fraction of the time and bytes. Repeated, a cell's
+    edges stay sharp in viewers that smooth the images they enlarge. Raster files (PNG) are
+    resampled as with 'nearest'."""
+
+    def make_image(self, renderer, magnification=1.0, unsampled=False):
+        image, x, y, trans = super().make_image(renderer, magnification, unsampled)
+        if unsampled and image is not None:
+            times = max(1, math.ceil(MIN_EMBEDDED_PIXELS / max(image.shape[:2])))
+            image = image.repeat(times, axis=0).repeat(times, axis=1)  # (rows, cols, 4)
+            trans = Affine2D().scale(1 / times) + trans  # from the repeated pixels
+        return image, x, y, trans
+
+
+def cell_image(ax, shown: np.ma.MaskedArray, cmap, norm, extent: tuple) -> CellImage:
+    """`ax.imshow(shown, interpolation="none", aspect="auto", extent=extent)`, as a CellImage."""
+    image = CellImage(ax, cmap=cmap, norm=norm, interpolation="none", extent=extent)
+    image.set_data(shown)
+    image.set_clip_path(ax.patch)
+    image.set_extent(extent)
+    ax.add_image(image)
+    return image
 
 
 ROBUST_CELLS = 10_000  # maps with at least this many visible cells get a robust upper limit
@@ -132,9 +163,7 @@ def heatmap(
         image = ax.pcolorfast(col_edges, row_edges, data, cmap=colours, norm=norm)
     else:
         extent = (-0.5, shown.shape[1] * f - 0.5, shown.shape[0] * f - 0.5, -0.5)
-        image = ax.imshow(
-            shown, cmap=colours, norm=norm, interpolation="nearest", aspect="auto", extent=extent
-        )
+        image = cell_image(ax, shown, colours, norm, extent)
         row_edges, col_edges = np.arange(q + 1) - 0.5, np.arange(k + 1) - 0.5
     if colorbar:  # first: it takes its room from the axes
         extend = "max" if vmax is None and hi < high else "neither"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
-from matplotlib.image import AxesImage
+from matplotlib.image import PcolorImage
 from PIL import Image
 
 from attnviz.atomic import atomic_path
@@ -17,7 +17,7 @@ def _sample(image, ax, size: tuple[int, int]) -> np.ndarray:
     cover the axes' view; white where the image has no cell."""
     rgba = np.asarray(image.to_rgba(image.get_array(), bytes=True))  # (q, k, 4)
     q, k = rgba.shape[:2]
-    if type(image) is AxesImage:
+    if not isinstance(image, PcolorImage):
         left, right, bottom, top = image.get_extent()
     else:  # cells of unequal sizes (enlarged top cells): spread evenly over the view
         (left, right), (bottom, top) = ax.get_xlim(), ax.get_ylim()
