@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -322,3 +324,25 @@ def test_a_pdf_holds_the_cells_and_the_bar_colours_not_resampled_copies(tmp_path
     np.testing.assert_allclose(cells, image.cmap(image.norm(matrix), bytes=True)[..., :3], atol=1)
     bar = np.asarray(embedded[1, 256])[::-1, 0]  # (256, 3): stored top colour first
     np.testing.assert_allclose(bar, image.cmap(np.arange(256), bytes=True)[:, :3], atol=1)
+
+
+def test_colour_bar_labels_are_drawn_where_matplotlib_would_draw_them(tmp_path):
+    """The bar's labels, drawn without a layout each, land where matplotlib's own text at the
+    same place (left, va="center_baseline") lands, in the file's coordinates."""
+    image = heatmap(np.linspace(-0.4, 0.4, 36, dtype=np.float32).reshape(6, 6), font_size=7)
+    fig = image.axes.figure
+    [bar] = colour_bars(fig)
+    for text in bar.texts:  # matplotlib's, at each label's place, 100 points lower down
+        x, y = text.get_position()
+        fig.text(
+            x, y - 100 / 72 / fig.get_figheight(), text.get_text(), fontsize=7, va="center_baseline"
+        )
+    save_figures([fig], tmp_path / "bar.svg")
+    svg = (tmp_path / "bar.svg").read_text()
+    drawn = {}
+    for label in [t.get_text() for t in bar.texts]:
+        ys = re.findall(rf'x="[\d.]+" y="([\d.]+)"[^>]*>{label}</text>', svg)
+        drawn[label] = sorted(float(y) for y in ys)
+    assert all(len(ys) == 2 for ys in drawn.values())  # the bar's label and matplotlib's
+    for ours, theirs in drawn.values():
+        assert theirs - ours == pytest.approx(100, abs=0.01)  # points
