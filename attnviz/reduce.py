@@ -173,15 +173,16 @@ class SectionReducer:
             self.q, self.k, self.causal, self.spec.special.get(self.section), device
         )
 
-    def add(self, slot: int, block: torch.Tensor, first: int, dtype: torch.dtype) -> None:
-        """Fold rows first.. of stored layer `slot`: `block` (heads, rows, w), w <= k."""
+    def add(self, slot: int, block: torch.Tensor, first: int, dtype: torch.dtype, given=None):
+        """Fold rows first.. of stored layer `slot`: `block` (heads, rows, w), w <= k, and its
+        row sums if known (`given`: attnviz.statistics.RowSums)."""
         if self.state is None:
             self._allocate(block.device, dtype)
         block = block.float()  # (heads, rows, w)
         rows, width = block.shape[1:]
         add_block(
             self.sums, slot, block, first, self.log_allowed, self.special, self.source_end,
-            self.causal,
+            self.causal, given,
         )  # fmt: skip
         # the head mean as a matrix product: far faster than a reduction over dim 0 on a CPU
         heads = torch.full((1, self.heads), 1 / self.heads, device=block.device)
