@@ -3,13 +3,15 @@
 Two ways, both giving the numbers of the model's eager attention:
 
 - Row chunks (every built-in model of transformers 5): attnviz registers an attention
-  implementation, "attnviz", that runs the model family's own `eager_attention_forward` on chunks
-  of query rows (slicing the mask and any position bias alike). Each chunk's weights are reduced
+  implementation, "attnviz" (attnviz.chunked_attention), that runs the model family's own
+  `eager_attention_forward` on chunks of query rows (slicing the mask and any position bias
+  alike). Each chunk's weights are reduced
   (layers, heads, tokens kept, or the head mean) and copied into a preallocated tensor of the
   storage dtype at once, so not even one layer's (heads, q, k) fp32 weights exist at a time.
 - Long prompts (a `LongSpec` per batch element): each chunk is folded into head statistics,
   pooled maps and top cells (attnviz.reduce) on its own device instead of being stored, and a
   causal chunk's keys stop after its last row (the rest are masked: zero weight, no work).
+  A plain softmax family's attention is computed by attnviz.softmax_rows, faster.
 - Hooks: transformers declares per model class which modules produce attention weights
   (`_can_record_outputs`, found by attnviz.sites); its own `output_attentions=True` keeps
   every layer's tensor alive until the forward ends. attnviz hooks those modules first in
@@ -23,100 +25,16 @@ flash attention compute no weights).
 
 from __future__ import annotations
 
-import contextvars
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 import torch
-from torch import nn
-from transformers import AttentionInterface
-from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
 
+from attnviz.chunked_attention import ACTIVE, family_eager
 from attnviz.errors import AttnvizError
 from attnviz.families import block_length, block_rows, check_weights
 from attnviz.reduce import LongSpec, SectionReducer
 from attnviz.sites import Site, attention_sites
-
-# fp32 attention rows computed at once, per layer: small blocks are faster on the CPU (they stay
-# in cache) and keep memory flat; on a GPU bigger blocks save kernel launches.
-CHUNK_BYTES = {"cpu": 8 * 2**20, "cuda": 256 * 2**20}
-_ACTIVE: contextvars.ContextVar = contextvars.ContextVar("attnviz_capture", default=None)
-
-
-def _rows(value, start: int, end: int, q: int):
-    """Rows start:end of a per-row tensor (mask, position bias: (batch, h, q, k)), else as is."""
-    if isinstance(value, torch.Tensor) and value.dim() == 4 and value.shape[2] == q:
-        return value[:, :, start:end]
-    return value
-
-
-def _family_eager(module: nn.Module):
-    """The `eager_attention_forward` of the module's model family, if it has one."""
-    return getattr(sys.modules[type(module).__module__], "eager_attention_forward", None)
-
-
-def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs):
-    """The module family's own eager attention on chunks of query rows (attention rows are
-    independent); each chunk's weights go to the active capture as soon as they exist."""
-    eager = _family_eager(module)
-    capture = _ACTIVE.get()
-    if eager is None or capture is None:
-        raise AttnvizError(
-            f"{type(module).__name__} has no eager_attention_forward to run in chunks; "
-            "load the model with attn_implementation='eager'"
-        )
-    batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
-    budget = CHUNK_BYTES.get(query.device.type, CHUNK_BYTES["cpu"])
-    step = max(1, budget // (4 * batch * heads * key.shape[2]))
-    outputs, attention = [], module
-    groups = getattr(module, "num_key_value_groups", 1)
-    if isinstance(groups, int) and groups > 1 and key.shape[1] * groups == heads:
-        # grouped-query attention: keys and values repeated per query head once for all
-        # chunks, not once a chunk (as the family's eager function would)
-        key, value = key.repeat_interleave(groups, 1), value.repeat_interleave(groups, 1)
-        attention = _OneGroup(module)
-    for start in range(0, q, step):
-        end = min(q, start + step)
-        part = {name: _rows(v, start, end, q) for name, v in kwargs.items()}
-        mask = _rows(attention_mask, start, end, q)
-        keys, values = key, value
-        if capture.long_prompts and not any(isinstance(v, torch.Tensor) for v in part.values()):
-            keys, values, mask = _seen_keys(key, value, mask)
-        out, weights = eager(attention, query[:, :, start:end], keys, values, mask, **part)
-        capture.take(module, weights, start)  # (batch, heads, rows, k)
-        outputs.append(out)  # (batch, rows, heads, head_dim)
-    return torch.cat(outputs, dim=1), None
-
-
-class _OneGroup:
-    """An attention module as its family's eager function sees it once its keys and values
-    are repeated per query head: one query head per key head."""
-
-    num_key_value_groups = 1
-
-    def __init__(self, module: nn.Module):
-        self._module = module
-
-    def __getattr__(self, name: str):
-        return getattr(self._module, name)
-
-
-def _seen_keys(key, value, mask):
-    """Keys, values and mask cut after the last key any row of the chunk may see (a causal
-    chunk sees none after its last row): the weights of the rest are exactly zero."""
-    if not isinstance(mask, torch.Tensor) or mask.dim() != 4:
-        return key, value, mask
-    seen = mask if mask.dtype == torch.bool else mask > torch.finfo(mask.dtype).min
-    columns = torch.nonzero(seen.flatten(0, 2).any(0))  # (batch * h * rows, k) -> k
-    width = int(columns[-1]) + 1 if len(columns) else 1
-    if width >= key.shape[2]:
-        return key, value, mask
-    return key[:, :, :width], value[:, :, :width], mask[..., :width]
-
-
-AttentionInterface.register("attnviz", chunked_eager_attention)
-AttentionMaskInterface.register("attnviz", ALL_MASK_ATTENTION_FUNCTIONS["eager"])
 
 
 @dataclass
@@ -177,6 +95,7 @@ class AttentionCapture:
         self._handles = []
         self._implementation = None
         self._token = None
+        self.masks: dict = {}  # id(mask) -> (mask, exactly causal?), for attnviz.softmax_rows
 
     def __enter__(self):
         counts: dict[str, int] = {}
@@ -193,10 +112,10 @@ class AttentionCapture:
             )
         self._implementation = self.model.config._attn_implementation
         chunkable = self.sites and all(
-            any(_family_eager(m) is not None for m in site.module.modules()) for site in self.sites
+            any(family_eager(m) is not None for m in site.module.modules()) for site in self.sites
         )
         self.model.set_attn_implementation("attnviz" if chunkable else "eager")
-        self._token = _ACTIVE.set(self)
+        self._token = ACTIVE.set(self)
         return self
 
     def _choose_layers(self, counts: dict[str, int]) -> None:
@@ -235,7 +154,7 @@ class AttentionCapture:
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
-        _ACTIVE.reset(self._token)
+        ACTIVE.reset(self._token)
         self.model.set_attn_implementation(self._implementation)
         if exc[0] is None:
             self.rerun = any(self.calls.get(s, 0) > n for s, n in self.counts.items())
@@ -273,11 +192,19 @@ class AttentionCapture:
 
         return take_output
 
-    def take(self, module, weights: torch.Tensor, start: int) -> None:
-        """Store rows start:start+rows of the current layer's weights (batch, heads, rows, k)."""
-        self._take(self._section[id(module)], weights, start)
+    def whole(self, module) -> bool:
+        """Is the capture one long prompt reduced whole (every row, key and head)?"""
+        if len(self.positions) != 1 or self.long[0] is None or self.selection.heads is not None:
+            return False
+        rows, cols = self.positions[0][self._section[id(module)]]
+        return not self.selection.head_mean and len(rows) == len(cols) == int(rows[-1]) + 1
 
-    def _take(self, section: str, weights: torch.Tensor, start: int) -> None:
+    def take(self, module, weights: torch.Tensor, start: int, given=None) -> None:
+        """Store rows start:start+rows of the current layer's weights (batch, heads, rows, k)
+        (`given`: their attnviz.statistics.RowSums, for a `whole` long prompt)."""
+        self._take(self._section[id(module)], weights, start, given)
+
+    def _take(self, section: str, weights: torch.Tensor, start: int, given=None) -> None:
         if weights.dim() == 5 and self._block is not None and section in ("self", "encoder"):
             for first, rows in block_rows(weights, self._block, self.keys[section]):
                 self._take(section, rows, first)  # (batch, heads, block, k)
@@ -308,7 +235,7 @@ class AttentionCapture:
                 continue
             if self.long[b] is not None:
                 reducer = self._reducer(b, section, kept.shape[0], (len(rows), len(cols)))
-                reducer.add(slot, kept, int(slots[0]), self.selection.dtype)
+                reducer.add(slot, kept, int(slots[0]), self.selection.dtype, given)
                 continue
             store = self.attention[b]
             if section not in store:

@@ -22,15 +22,13 @@ when the forward pass ends:
 from __future__ import annotations
 
 import math
-import warnings
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from attnviz.statistics import add_block, finish_sums, row_sums, stream_inputs
-
-warnings.filterwarnings("ignore", message="index_reduce", category=UserWarning)
 
 
 @dataclass(frozen=True)
@@ -159,7 +157,6 @@ class SectionReducer:
             "block_mean": torch.zeros(layers, mq, mk, **zeros),
             "top_values": torch.full((layers, heads + 1, top), -1.0, **zeros),
             "top_index": torch.zeros(layers, heads + 1, top, dtype=torch.long, **zeros),
-            "row_edges": self.rows.edges.to(device),
             "full": torch.zeros(
                 len(self.full_slots), len(self.full_heads), self.q, self.k, dtype=dtype, **zeros
             ),
@@ -168,34 +165,47 @@ class SectionReducer:
             shape = (layers, heads, self.q - self.source_end, self.k)
             self.state["generated"] = torch.zeros(shape, dtype=dtype, **zeros)
         self.col_edges = self.cols.edges.to(device)
+        self.row_edge_list = self.rows.edges.tolist()
         self.sums = row_sums(layers, heads, device)
         self.log_allowed, self.special = stream_inputs(
             self.q, self.k, self.causal, self.spec.special.get(self.section), device
         )
 
-    def add(self, slot: int, block: torch.Tensor, first: int, dtype: torch.dtype) -> None:
-        """Fold rows first.. of stored layer `slot`: `block` (heads, rows, w), w <= k."""
+    def add(self, slot: int, block: torch.Tensor, first: int, dtype: torch.dtype, given=None):
+        """Fold rows first.. of stored layer `slot`: `block` (heads, rows, w), w <= k, and its
+        row sums if known (`given`: attnviz.statistics.RowSums)."""
         if self.state is None:
             self._allocate(block.device, dtype)
         block = block.float()  # (heads, rows, w)
         rows, width = block.shape[1:]
         add_block(
             self.sums, slot, block, first, self.log_allowed, self.special, self.source_end,
-            self.causal,
+            self.causal, given,
         )  # fmt: skip
         # the head mean as a matrix product: far faster than a reduction over dim 0 on a CPU
         heads = torch.full((1, self.heads), 1 / self.heads, device=block.device)
         mean = (heads @ block.reshape(self.heads, -1)).view(rows, width)  # (rows, w)
-        at = torch.arange(first, first + rows, device=block.device)
-        ids = torch.searchsorted(self.state["row_edges"], at, right=True) - 1  # row blocks
+        # the chunk's rows cut at the row blocks' edges: pieces pooled over rows first (a
+        # maximum of whole rows, cheap), then over columns (a pooling kernel on 1/f the data)
+        edges = self.row_edge_list
+        cuts = [first, *(e for e in edges if first < e < first + rows), first + rows]
+        spans = [(a - first, b - first) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+        ids = torch.tensor([bisect_right(edges, a) - 1 for a in cuts[:-1]], device=block.device)
+        pooled = pool_columns(
+            torch.stack([block[:, a:b].amax(1) for a, b in spans], 1), self.cols, True
+        )  # (heads, pieces, mk)
+        pooled_mean = pool_columns(
+            torch.stack([mean[a:b].amax(0) for a, b in spans]), self.cols, True
+        )  # (pieces, mk)
+        sums = torch.stack([mean[a:b].sum(0) for a, b in spans])  # (pieces, w)
         state = self.state
-        pooled = pool_columns(block, self.cols, True)  # (heads, rows, mk)
-        pooled_mean = pool_columns(mean, self.cols, True)  # (rows, mk)
-        state["maps"][slot].index_reduce_(1, ids, pooled, "amax")
-        state["mean_maps"][slot].index_reduce_(0, ids, pooled_mean, "amax")
-        state["block_mean"][slot].index_add_(0, ids, pool_columns(mean, self.cols, False))
-        self._top(slot, slice(0, self.heads), block, pooled, first)
-        self._top(slot, slice(self.heads, None), mean[None], pooled_mean[None], first)
+        maps = state["maps"][slot]  # (heads, mq, mk); a piece's block may hold earlier rows
+        maps[:, ids] = torch.maximum(maps[:, ids], pooled)
+        state["mean_maps"][slot, ids] = torch.maximum(state["mean_maps"][slot, ids], pooled_mean)
+        state["block_mean"][slot].index_add_(0, ids, pool_columns(sums, self.cols, False))
+        spans = torch.tensor(spans, device=block.device)  # (pieces, 2): rows of the chunk
+        self._top(slot, slice(0, self.heads), block, pooled, first, spans)
+        self._top(slot, slice(self.heads, None), mean[None], pooled_mean[None], first, spans)
         if slot in self.full_slots:
             full = state["full"][self.full_slots.index(slot)]
             full[:, first : first + rows, :width] = block[self.full_heads]
@@ -204,42 +214,51 @@ class SectionReducer:
             start = first + skip - self.source_end
             state["generated"][slot, :, start : start + rows - skip, :width] = block[:, skip:]
 
-    def _top(self, slot: int, which: slice, block, pooled, first: int) -> None:
+    def _top(self, slot: int, which: slice, block, pooled, first: int, spans) -> None:
         """Merge the chunk's top cells into the running top-k of heads `which` (the mean is
-        the last): `block` (heads, rows, w), `pooled` its (heads, rows, mk) column-block maxima.
-        Only blocks whose maximum reaches both the running k-th value and the chunk's k-th
-        block maximum can hold a new top cell (each of the k largest blocks holds a cell at
-        least that high), so only their cells are read: a few of a long row's thousands."""
+        the last): `block` (heads, rows, w); `pooled` (heads, pieces, mk) the maxima of its
+        blocks, rows `spans` (pieces, 2) of the chunk x a block of columns. Only blocks whose
+        maximum reaches both the running k-th value and the chunk's k-th block maximum can
+        hold a new top cell (each of the k largest blocks holds a cell at least that high),
+        so only their cells are read: a few of a long row's thousands."""
         values = self.state["top_values"][slot, which]  # (heads, top)
         index = self.state["top_index"][slot, which]
         heads, rows, width = block.shape
         top = values.shape[-1]
         kth = pooled.flatten(1).topk(min(top, pooled[0].numel()), -1).values[:, -1]  # (heads,)
         found = torch.nonzero(pooled >= torch.maximum(values[:, -1], kth)[:, None, None])
-        head, row, column_block = found.unbind(-1)  # (m,) each, ordered by head
-        edges = self.col_edges
-        cols = edges[column_block, None] + torch.arange(self.cols.f, device=block.device)
-        inside = cols < edges[column_block + 1, None].clamp(max=width)  # (m, f)
-        cells = block[head[:, None], row[:, None], cols.clamp(max=width - 1)]  # (m, f)
-        cells = cells.masked_fill(~inside, -1.0)
-        # the candidates of each head side by side, padded with -1: (heads, most, f)
+        head, piece, column_block = found.unbind(-1)  # (m,) each, ordered by head
+        edges, device = self.col_edges, block.device
+        cols = edges[column_block, None] + torch.arange(self.cols.f, device=device)  # (m, f)
+        col_in = cols < edges[column_block + 1, None].clamp(max=width)
+        tall = int((spans[:, 1] - spans[:, 0]).max())
+        at = spans[piece, :1] + torch.arange(tall, device=device)  # (m, tall) rows of the chunk
+        row_in = at < spans[piece, 1:]
+        cells = block[
+            head[:, None, None],
+            at.clamp(max=rows - 1)[:, :, None],
+            cols.clamp(max=width - 1)[:, None],
+        ]  # (m, tall, f)
+        cells = cells.masked_fill(~(row_in[:, :, None] & col_in[:, None]), -1.0).flatten(1)
+        flat = ((at + first)[:, :, None] * self.k + cols[:, None]).flatten(1)  # cell in (q, k)
+        # the candidates of each head side by side, padded with -1: (heads, most, cells)
         counts = torch.bincount(head, minlength=heads)
-        at = torch.arange(len(head), device=block.device) - (counts.cumsum(0) - counts)[head]
-        dense = cells.new_full((heads, int(counts.max()) if len(head) else 0, self.cols.f), -1.0)
-        dense[head, at] = cells
-        flat = torch.zeros_like(dense, dtype=torch.long)
-        flat[head, at] = (row[:, None] + first) * self.k + cols  # cell index in (q, k)
+        order = torch.arange(len(head), device=device) - (counts.cumsum(0) - counts)[head]
+        dense = cells.new_full((heads, int(counts.max()) if len(head) else 0, cells.shape[1]), -1.0)
+        dense[head, order] = cells
+        positions = torch.zeros_like(dense, dtype=torch.long)
+        positions[head, order] = flat
         merged = torch.cat([values, dense.flatten(1)], -1)
         kept, position = merged.topk(top, -1)
         self.state["top_values"][slot, which] = kept
-        self.state["top_index"][slot, which] = torch.cat([index, flat.flatten(1)], -1).gather(
+        self.state["top_index"][slot, which] = torch.cat([index, positions.flatten(1)], -1).gather(
             -1, position
         )
 
     def result(self, dtype: torch.dtype, head_labels: list[int]) -> dict:
         """What the record keeps of this section (see attnviz.record), on the CPU."""
         state = self.state
-        counts = state["row_edges"].diff().clamp(min=1).to(state["block_mean"])  # rows per block
+        counts = self.rows.edges.diff().clamp(min=1).to(state["block_mean"])  # rows per block
         block_mean = state["block_mean"] / counts[None, :, None]
         stats = finish_sums(self.sums, self.q, self.k, self.causal, self.source_end)
         result = {

@@ -6,6 +6,8 @@ time: each is a sum over rows divided by a count, so the capture of a long promp
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -13,6 +15,16 @@ from attnviz.catalogue import POSITIONAL, STATISTICS
 
 _CHUNK_ELEMENTS = 2**20  # float32 cells per block of rows: 4 MB, stays in cache
 _TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32
+
+
+@dataclass
+class RowSums:
+    """Row sums of a block, (heads, rows) each, from whoever computed the block more cheaply
+    than `add_block` would from the weights (attnviz.softmax_rows: from the scores)."""
+
+    mass: torch.Tensor  # sum_j a_ij
+    a_log_a: torch.Tensor  # sum_j a_ij log a_ij
+    a_dot_keys: torch.Tensor  # sum_j a_ij j
 
 
 def head_statistics(
@@ -84,18 +96,28 @@ def finish_sums(sums: dict, n: int, k: int, causal: bool, source_end: int | None
     }
 
 
-def add_block(sums, layer, block, first, log_allowed, special, source_end, causal) -> None:
+def add_block(
+    sums, layer, block, first, log_allowed, special, source_end, causal, given=None
+) -> None:
     """Add the row sums of one block of rows (`first`, ...) of one layer to `sums`; `block`
     (heads, rows, keys) float32 on any device (keys may stop after a causal block's last row;
     a `causal` block is zero after each row's own key); `special`: key positions of the
-    special tokens (from `stream_inputs`)."""
+    special tokens (from `stream_inputs`); `given`: the block's RowSums, if known."""
     rows, keys = block.shape[1:]
     last = first + rows
-    mass = block.sum(-1)  # (heads, rows)
-    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s. The log's argument is
-    # clamped to the smallest normal float: a zero weight gives 0 * log(tiny) = 0, and no
-    # subnormal number reaches the log (a subnormal input costs a CPU ~10x the time)
-    a_log_a = block.clamp_min(_TINY).log_().mul_(block).sum(-1)  # (heads, rows)
+    tokens = torch.arange(first, last, dtype=torch.float32, device=block.device)
+    keys_at = torch.arange(keys, dtype=torch.float32, device=block.device)
+    if given is None:
+        # the log's argument is clamped to the smallest normal float: a zero weight gives
+        # 0 * log(tiny) = 0, and no subnormal number reaches the log (a subnormal input
+        # costs a CPU ~10x the time)
+        given = RowSums(
+            mass=block.sum(-1),  # (heads, rows)
+            a_log_a=block.clamp_min(_TINY).log_().mul_(block).sum(-1),
+            a_dot_keys=block @ keys_at,
+        )
+    mass, a_log_a = given.mass, given.a_log_a
+    # entropy of the row scaled to 1: log(s) + sum(-a log a) / s
     entropy = mass.log() - a_log_a / mass
     usable = log_allowed[first:last] > 0  # rows with more than one key to choose from
     sums["entropy"][layer] += (entropy[:, usable] / log_allowed[first:last][usable]).sum(-1)
@@ -104,11 +126,9 @@ def add_block(sums, layer, block, first, log_allowed, special, source_end, causa
     # diagonal offsets in block coordinates: row i of the block is token first + i
     sums["previous_token"][layer] += block.diagonal(first - 1, 1, 2).sum(-1)
     sums["diagonal"][layer] += block.diagonal(first, 1, 2).sum(-1)
-    tokens = torch.arange(first, last, dtype=torch.float32, device=block.device)
-    keys_at = torch.arange(keys, dtype=torch.float32, device=block.device)
     # sum_j a_ij |i - j| = sum_j a_ij (i - j) + 2 sum_(j > i) a_ij (j - i): one matrix
     # product, and the second term only where keys after the query exist
-    signed = tokens * mass - block @ keys_at  # (heads, rows)
+    signed = tokens * mass - given.a_dot_keys  # (heads, rows)
     if not causal and keys > first + 1:  # keys after the query exist
         ahead = (keys_at[None, :] - tokens[:, None]).clamp_(min=0)  # (rows, keys)
         signed += 2 * (block * ahead).sum(-1)

@@ -22,6 +22,7 @@ STAGES = {
     "compute": ("statistics",),  # maths on attention blocks that capture and figures share
     "extract": (
         *("models", "families", "gguf", "sites", "capture", "extract", "reduce", "provenance"),
+        *("chunked_attention", "softmax_rows"),
     ),
     "demo": ("demo_models",),
     "figure": (

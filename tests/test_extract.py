@@ -113,17 +113,17 @@ def test_every_layer_equals_the_models_own_attention(demo_model, reference, name
 
 @pytest.mark.parametrize("name", ALL_MODELS)
 def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypatch):
-    import attnviz.capture
+    import attnviz.chunked_attention as chunked
 
     calls = []
-    original = attnviz.capture.chunked_eager_attention
+    original = chunked.chunked_eager_attention
 
     def counting(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setitem(attnviz.capture.CHUNK_BYTES, "cpu", 1)  # one query row per chunk
-    monkeypatch.setitem(attnviz.capture.AttentionInterface._global_mapping, "attnviz", counting)
+    monkeypatch.setitem(chunked.CHUNK_BYTES, "cpu", 1)  # one query row per chunk
+    monkeypatch.setitem(chunked.AttentionInterface._global_mapping, "attnviz", counting)
     prompt = PromptConfig(id="p", text="Rows one by one.", target="Eins.")
     if ARCHITECTURES[name] != "encoder_decoder":
         prompt = PromptConfig(id="p", text="Rows one by one.")
@@ -134,15 +134,15 @@ def test_row_chunks_give_the_same_numbers(demo_model, reference, name, monkeypat
         torch.testing.assert_close(got, expected[section], atol=1e-5, rtol=0)
 
 
-@pytest.mark.parametrize("hidden", ["_family_eager", "_recorder_specs"])
+@pytest.mark.parametrize("hidden", ["family_eager", "_recorder_specs"])
 @pytest.mark.parametrize("name", ["minilm", "smollm2", "t5_tiny"])
 def test_models_that_cannot_be_chunked_fall_back(demo_model, reference, name, hidden, monkeypatch):
     """No family eager function: hooks on whole layers; no declared modules: the outputs."""
     import attnviz.capture
     import attnviz.sites
 
-    empty = None if hidden == "_family_eager" else []
-    owner = attnviz.capture if hidden == "_family_eager" else attnviz.sites
+    empty = None if hidden == "family_eager" else []
+    owner = attnviz.capture if hidden == "family_eager" else attnviz.sites
     monkeypatch.setattr(owner, hidden, lambda module: empty)
     record = extract(demo_model, name, PromptConfig(id="p", text=TEXT), layers=[0, -1])
     expected = reference_attention(reference(name), record)

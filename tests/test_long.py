@@ -10,7 +10,7 @@ import torch
 
 from attnviz.config import ExtractConfig, ModelConfig, PlotConfig, PromptConfig, check_extract
 from attnviz.errors import AttnvizError
-from attnviz.extract import extract_prompt_set, extract_record
+from attnviz.extract import extract_prompt_set, extract_record, extract_records
 from attnviz.head_stats import record_head_stats
 from attnviz.plot import render_figure
 from attnviz.plot.layouts import layout_figures
@@ -308,3 +308,75 @@ def test_comparisons_of_long_records_use_their_pooled_maps(demo_model_dir, tmp_p
     assert "\n" not in str(err.value)
     with pytest.raises(AttnvizError, match="word_level .* extract.full_max_tokens"):
         align(records, "full_sequence", -1, None, word_level=True)
+
+
+@pytest.fixture
+def counted(monkeypatch):
+    """Count the calls of attnviz's own softmax attention."""
+    import attnviz.chunked_attention as chunked
+
+    calls, original = [], chunked.softmax_attention
+
+    def counting(*args, **kwargs):
+        calls.append(1)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(chunked, "softmax_attention", counting)
+    return calls
+
+
+@pytest.mark.parametrize("head_by_head", [True, False])  # the CPU's way, and the GPU's
+def test_plain_softmax_attention_gives_the_family_eager_numbers(
+    demo_model, counted, monkeypatch, head_by_head
+):
+    """SmolLM2 (Llama) on a long prompt: attnviz computes the softmax itself; the record equals
+    the one the family's eager function gives."""
+    import attnviz.chunked_attention as chunked
+    import attnviz.softmax_rows as rows
+
+    model, tokenizer = demo_model("smollm2")
+    prompt, settings = CASES["smollm2"][1], ExtractConfig(**LONG, full_layers=[-1])
+    monkeypatch.setitem(rows.HEAD_BY_HEAD, "cpu", head_by_head)
+    monkeypatch.setattr(rows, "ROWS_CPU", 5)  # several blocks of rows
+    monkeypatch.setattr(rows, "BYTES_GPU", 4 * 9 * 5 * 40)
+    fused = extract_record(model, tokenizer, prompt, "decoder", settings, {})["reduced"]["self"]
+    assert len(counted) == 30  # every layer
+    monkeypatch.setattr(chunked, "plain_softmax", lambda *args: False)
+    eager = extract_record(model, tokenizer, prompt, "decoder", settings, {})["reduced"]["self"]
+    assert len(counted) == 30
+    for name, values in eager["stats"].items():
+        np.testing.assert_allclose(fused["stats"][name], values, atol=1e-5, err_msg=name)
+    for key in ("maps", "mean_maps", "block_mean"):  # equal to rounding (products in blocks)
+        torch.testing.assert_close(
+            torch.stack(fused[key]), torch.stack(eager[key]), atol=1e-5, rtol=0
+        )
+    for key in ("top_values", "full", "generated"):
+        torch.testing.assert_close(fused[key], eager[key], atol=1e-5, rtol=0)
+
+
+@pytest.mark.parametrize(
+    "change, causal",
+    [
+        (lambda m: m, True),
+        (lambda m: m.masked_fill(torch.ones_like(m, dtype=torch.bool).tril(-3), -1e30), False),
+        (lambda m: m.masked_fill(m < 0, float("-inf")), False),  # 0 * -inf is no weight
+        (lambda m: m + torch.ones_like(m).tril(), False),  # a bias, not a mask
+        (lambda m: m.transpose(-2, -1), False),
+    ],
+    ids=["causal", "sliding window", "infinite", "bias", "future"],
+)
+def test_only_an_exactly_causal_mask_takes_attnvizs_own_softmax(change, causal):
+    from attnviz.softmax_rows import _causal
+
+    n = 12
+    mask = torch.full((n, n), torch.finfo(torch.float32).min).triu(1)[None, None]
+    assert _causal(change(mask)) is causal
+
+
+def test_batches_and_short_prompts_run_the_family_eager_function(demo_model, counted):
+    model, tokenizer = demo_model("smollm2")
+    prompts = [PromptConfig(id="a", text=TEXT), PromptConfig(id="b", text=TEXT[:40])]
+    records = extract_records(model, tokenizer, prompts, "decoder", ExtractConfig(**LONG), {})
+    assert all("reduced" in record for record in records)  # long, padded into one batch
+    extract_record(model, tokenizer, prompts[0], "decoder", ExtractConfig(), {})  # short
+    assert counted == []

@@ -1,0 +1,128 @@
+"""Causal softmax attention computed by attnviz, for long prompts of plain softmax families.
+
+The families of `PLAIN_FAMILIES` compute attention as softmax(q k^T * scaling + mask) v and
+nothing else (no soft-capping, no position bias, no sink logits). For a long prompt attnviz
+computes that itself, a block of query rows at a time, instead of calling the family's eager
+function, because it can do the same work with less memory traffic:
+
+- a block's keys stop after its last row and only the block's own square is masked (the mask is
+  checked once per forward pass to be exactly causal; any other mask, as a sliding window or
+  padding, runs the family's eager function instead);
+- on the CPU each head is computed alone, in buffers reused by every block, so that its scores
+  and weights are still in the cache when they are read again; on a GPU all heads at once;
+- the row sums of the statistics come from the scores, not from more passes over the weights:
+  sum_j p_ij log p_ij = sum_j p_ij s_ij - logsumexp(s_i), where logsumexp(s_i) = max s_i -
+  log(max p_i) (softmax gives the row's largest weight as exp(0) / z), and sum_j p_ij j is a
+  matrix-vector product (attnviz.statistics.RowSums).
+
+The weights are those of the eager function (the same products, mask and softmax in the same
+dtype); each block goes to the capture's reducer (attnviz.reduce) as soon as it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from attnviz.statistics import RowSums
+
+# model types whose eager attention is softmax(q k^T * scaling + mask) v, keys and values
+# repeated per group of query heads (llama's `eager_attention_forward` and its copies)
+PLAIN_FAMILIES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
+ROWS_CPU = 128  # query rows a block on the CPU: one head's 128 x N fp32 scores stay in cache
+BYTES_GPU = 256 * 2**20  # fp32 weights of all heads a block on a GPU
+HEAD_BY_HEAD = {"cpu": True}  # device type -> one head at a time (else all at once)
+
+
+def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool:
+    """Can attnviz compute this call's attention itself: a plain softmax family, one
+    prompt, no cache (as many keys as queries), no extra bias, and an exactly causal mask
+    (`checked`: id(mask) -> (mask, verdict), filled once per forward pass)?"""
+    config = getattr(module, "config", None)
+    if (
+        getattr(config, "model_type", None) not in PLAIN_FAMILIES
+        or module.training
+        or query.shape[0] != 1
+        or query.shape[2] != key.shape[2]
+        or query.shape[1] % key.shape[1]
+        or any(isinstance(v, torch.Tensor) and v.dim() == 4 for v in kwargs.values())
+        or not isinstance(mask, torch.Tensor)
+    ):
+        return False
+    if id(mask) not in checked:  # the same mask serves every layer
+        checked[id(mask)] = (mask, _causal(mask))
+    return checked[id(mask)][1]
+
+
+def _causal(mask: torch.Tensor) -> bool:
+    """Is the additive (1, 1, n, n) mask 0 on and below the diagonal and a finite large negative
+    above it (read a block of rows at a time)?"""
+    if mask.dim() != 4 or mask.shape[:2] != (1, 1) or not mask.is_floating_point():
+        return False
+    n = mask.shape[-1]
+    low = torch.finfo(mask.dtype).min / 2
+    columns = torch.arange(n, device=mask.device)
+    step = max(1, 2**22 // n)
+    for first in range(0, mask.shape[2], step):
+        block = mask[0, 0, first : first + step]  # (rows, n)
+        rows = torch.arange(first, first + block.shape[0], device=mask.device)
+        future = columns[None, :] > rows[:, None]
+        if not (torch.where(future, block < low, block == 0).all() and block.isfinite().all()):
+            return False
+    return True
+
+
+def softmax_attention(
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    mask: torch.Tensor,
+    scaling: float,
+    take: Callable[[torch.Tensor, int, RowSums], None],
+) -> torch.Tensor:
+    """softmax(q k^T scaling + mask) v for an exactly causal `mask` (1, 1, n, n); q (1, heads,
+    n, dim), k and v (1, kv heads, n, dim). Each block's weights (1, heads, rows, keys seen)
+    and row sums go to `take(weights, first row, sums)` at once (the weights' buffer is reused
+    by the next block). Returns the output as eager attention does: (1, n, heads, dim)."""
+    _, heads, n, dim = query.shape
+    repeats = heads // key.shape[1]
+    device = query.device
+    if HEAD_BY_HEAD.get(device.type, False):
+        group, rows = 1, ROWS_CPU
+    else:  # all heads at once: keys and values repeated per query head once for all blocks
+        group, rows = heads, max(1, BYTES_GPU // (4 * heads * n))
+        key, value = key.repeat_interleave(repeats, 1), value.repeat_interleave(repeats, 1)
+        repeats = 1
+    rows = min(rows, n)
+    out = query.new_empty(heads, n, dim)  # (heads, n, dim)
+    weights = torch.empty(heads * rows * n, device=device)  # fp32, reused by every block
+    scores = torch.empty(group * rows * n, device=device, dtype=query.dtype)
+    positions = torch.arange(n, device=device, dtype=torch.float32)
+    for first in range(0, n, rows):
+        last = min(n, first + rows)
+        count = last - first
+        block = weights[: heads * count * last].view(heads, count, last)  # (heads, rows, keys)
+        sums = RowSums(
+            mass=torch.ones(heads, count, device=device),  # softmax rows sum to 1
+            a_log_a=torch.empty(heads, count, device=device),
+            a_dot_keys=torch.empty(heads, count, device=device),
+        )
+        for head in range(0, heads, group):
+            kv = slice(head // repeats, head // repeats + 1) if group == 1 else slice(0, heads)
+            s = scores[: group * count * last].view(group, count, last)  # (group, rows, keys)
+            torch.bmm(query[0, head : head + group, first:last], key[0, kv, :last].mT, out=s)
+            s.mul_(scaling)
+            s[..., first:] += mask[0, 0, first:last, first:last]  # the rest of each row is 0
+            p = block[head : head + group]  # (group, rows, keys)
+            if s.dtype == torch.float32:
+                torch._softmax(s, -1, False, out=p)
+            else:
+                p.copy_(torch.softmax(s, -1, dtype=torch.float32))
+            logsumexp = s.amax(-1).float() - p.amax(-1).log()  # (group, rows)
+            s32 = s if s.dtype == torch.float32 else s.float()
+            sums.a_log_a[head : head + group] = torch.linalg.vecdot(p, s32) - logsumexp
+            sums.a_dot_keys[head : head + group] = p @ positions[:last]
+            out[head : head + group, first:last] = torch.bmm(p.to(value.dtype), value[0, kv, :last])
+        take(block[None], first, sums)
+    return out.transpose(0, 1)[None].contiguous()
