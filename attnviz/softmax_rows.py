@@ -108,13 +108,14 @@ def softmax_attention(
             a_log_a=torch.empty(heads, count, device=device),
             a_dot_keys=torch.empty(heads, count, device=device),
         )
+        square = mask[0, 0, first:last, first:last]  # the causal square of the rows' keys
+        seen = positions[:last]
         for head, kv, batch in units:
             at = slice(head, head + batch * stack)  # the unit's query heads
             q = query[0, at, first:last].reshape(batch, stack * count, dim)
             s = scores[: batch * stack * count * last].view(batch, stack * count, last)
             torch.baddbmm(s, q, key[0, kv : kv + batch, :last].mT, beta=0, alpha=scaling, out=s)
-            # the causal square of each head's rows; the rest of each row is 0
-            s.view(-1, count, last)[..., first:] += mask[0, 0, first:last, first:last]
+            s.view(-1, count, last)[..., first:] += square  # the rest of each row is 0
             p = block[at].view(batch, stack * count, last)  # (batch, stack * rows, keys)
             if s.dtype == torch.float32:
                 torch._softmax(s, -1, False, out=p)
@@ -123,8 +124,10 @@ def softmax_attention(
                 s = s.float()
             logsumexp = s.amax(-1) - p.amax(-1).log()  # (batch, stack * rows)
             sums.a_log_a[at] = (torch.linalg.vecdot(p, s) - logsumexp).view(-1, count)
-            sums.a_dot_keys[at] = (p @ positions[:last]).view(-1, count)
-            values = torch.bmm(p.to(value.dtype), value[0, kv : kv + batch, :last])
+            sums.a_dot_keys[at] = (p @ seen).view(-1, count)
+            values = torch.bmm(
+                p if p.dtype == value.dtype else p.to(value.dtype), value[0, kv : kv + batch, :last]
+            )
             out[at, first:last] = values.view(-1, count, dim)
         take(block[None], first, sums)
     return out.transpose(0, 1)[None].contiguous()
