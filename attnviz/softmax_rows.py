@@ -43,6 +43,7 @@ def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool
     if (
         getattr(config, "model_type", None) not in PLAIN_FAMILIES
         or module.training
+        or not isinstance(kwargs.get("scaling"), float)
         or query.shape[0] != 1
         or query.shape[2] != key.shape[2]
         or query.shape[1] % key.shape[1]
