@@ -88,6 +88,21 @@ def pool_columns(block: torch.Tensor, axis: Axis, maximum: bool) -> torch.Tensor
     return torch.cat(parts, -1) if len(parts) > 1 else parts[0]
 
 
+def pool_rows(block: torch.Tensor, spans: list[tuple[int, int]], how: str) -> torch.Tensor:
+    """(..., rows, w) -> (..., pieces, w): the maximum ("amax") or "sum" of the rows of each
+    of the contiguous `spans`; a run of spans of one length is one reduction."""
+    parts, i = [], 0
+    while i < len(spans):
+        a, b = spans[i]
+        j = i
+        while j + 1 < len(spans) and spans[j + 1][1] - spans[j + 1][0] == b - a:
+            j += 1
+        run = block[..., a : spans[j][1], :].unflatten(-2, (j - i + 1, b - a))  # (..., n, f, w)
+        parts.append(getattr(run, how)(-2))
+        i = j + 1
+    return torch.cat(parts, -2) if len(parts) > 1 else parts[0]
+
+
 @dataclass
 class LongSpec:
     """What to keep of one long prompt, section by section (kept-token coordinates)."""
@@ -191,13 +206,9 @@ class SectionReducer:
         cuts = [first, *(e for e in edges if first < e < first + rows), first + rows]
         spans = [(a - first, b - first) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
         ids = torch.tensor([bisect_right(edges, a) - 1 for a in cuts[:-1]], device=block.device)
-        pooled = pool_columns(
-            torch.stack([block[:, a:b].amax(1) for a, b in spans], 1), self.cols, True
-        )  # (heads, pieces, mk)
-        pooled_mean = pool_columns(
-            torch.stack([mean[a:b].amax(0) for a, b in spans]), self.cols, True
-        )  # (pieces, mk)
-        sums = torch.stack([mean[a:b].sum(0) for a, b in spans])  # (pieces, w)
+        pooled = pool_columns(pool_rows(block, spans, "amax"), self.cols, True)  # (heads, p, mk)
+        pooled_mean = pool_columns(pool_rows(mean, spans, "amax"), self.cols, True)  # (p, mk)
+        sums = pool_rows(mean, spans, "sum")  # (pieces, w)
         state = self.state
         maps = state["maps"][slot]  # (heads, mq, mk); a piece's block may hold earlier rows
         maps[:, ids] = torch.maximum(maps[:, ids], pooled)

@@ -30,9 +30,9 @@ from attnviz.statistics import RowSums
 # model types whose eager attention is softmax(q k^T * scaling + mask) v, keys and values
 # repeated per group of query heads (llama's `eager_attention_forward` and its copies)
 PLAIN_FAMILIES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
-ROWS_CPU = 128  # query rows a block on the CPU: one head's 128 x N fp32 scores stay in cache
+ROWS_CPU = 128  # query rows a block on the CPU
 BYTES_GPU = 256 * 2**20  # fp32 weights of all heads a block on a GPU
-HEAD_BY_HEAD = {"cpu": True}  # device type -> one head at a time (else all at once)
+ONE_HEAD = {"cpu": True}  # device type -> one head at a time (its blocks stay in cache)
 
 
 def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool:
@@ -43,6 +43,7 @@ def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool
     if (
         getattr(config, "model_type", None) not in PLAIN_FAMILIES
         or module.training
+        or not isinstance(kwargs.get("scaling"), float)
         or query.shape[0] != 1
         or query.shape[2] != key.shape[2]
         or query.shape[1] % key.shape[1]
@@ -86,18 +87,18 @@ def softmax_attention(
     and row sums go to `take(weights, first row, sums)` at once (the weights' buffer is reused
     by the next block). Returns the output as eager attention does: (1, n, heads, dim)."""
     _, heads, n, dim = query.shape
-    repeats = heads // key.shape[1]
+    kv_heads = key.shape[1]
+    per_key = heads // kv_heads  # query heads per key head
     device = query.device
-    if HEAD_BY_HEAD.get(device.type, False):
-        group, rows = 1, ROWS_CPU
-    else:  # all heads at once: keys and values repeated per query head once for all blocks
-        group, rows = heads, max(1, BYTES_GPU // (4 * heads * n))
-        key, value = key.repeat_interleave(repeats, 1), value.repeat_interleave(repeats, 1)
-        repeats = 1
+    # units: (first query head, first key head, key heads) of each product
+    if ONE_HEAD.get(device.type, False):
+        units, stack, rows = [(h, h // per_key, 1) for h in range(heads)], 1, ROWS_CPU
+    else:  # a key head's query heads stacked, all key heads in one batched product
+        units, stack, rows = [(0, 0, kv_heads)], per_key, max(1, BYTES_GPU // (4 * heads * n))
     rows = min(rows, n)
     out = query.new_empty(heads, n, dim)  # (heads, n, dim)
     weights = torch.empty(heads * rows * n, device=device)  # fp32, reused by every block
-    scores = torch.empty(group * rows * n, device=device, dtype=query.dtype)
+    scores = torch.empty(units[0][2] * stack * rows * n, device=device, dtype=query.dtype)
     positions = torch.arange(n, device=device, dtype=torch.float32)
     for first in range(0, n, rows):
         last = min(n, first + rows)
@@ -108,21 +109,26 @@ def softmax_attention(
             a_log_a=torch.empty(heads, count, device=device),
             a_dot_keys=torch.empty(heads, count, device=device),
         )
-        for head in range(0, heads, group):
-            kv = slice(head // repeats, head // repeats + 1) if group == 1 else slice(0, heads)
-            s = scores[: group * count * last].view(group, count, last)  # (group, rows, keys)
-            torch.bmm(query[0, head : head + group, first:last], key[0, kv, :last].mT, out=s)
-            s.mul_(scaling)
-            s[..., first:] += mask[0, 0, first:last, first:last]  # the rest of each row is 0
-            p = block[head : head + group]  # (group, rows, keys)
+        square = mask[0, 0, first:last, first:last]  # the causal square of the rows' keys
+        seen = positions[:last]
+        for head, kv, batch in units:
+            at = slice(head, head + batch * stack)  # the unit's query heads
+            q = query[0, at, first:last].reshape(batch, stack * count, dim)
+            s = scores[: batch * stack * count * last].view(batch, stack * count, last)
+            torch.baddbmm(s, q, key[0, kv : kv + batch, :last].mT, beta=0, alpha=scaling, out=s)
+            s.view(-1, count, last)[..., first:] += square  # the rest of each row is 0
+            p = block[at].view(batch, stack * count, last)  # (batch, stack * rows, keys)
             if s.dtype == torch.float32:
                 torch._softmax(s, -1, False, out=p)
             else:
                 p.copy_(torch.softmax(s, -1, dtype=torch.float32))
-            logsumexp = s.amax(-1).float() - p.amax(-1).log()  # (group, rows)
-            s32 = s if s.dtype == torch.float32 else s.float()
-            sums.a_log_a[head : head + group] = torch.linalg.vecdot(p, s32) - logsumexp
-            sums.a_dot_keys[head : head + group] = p @ positions[:last]
-            out[head : head + group, first:last] = torch.bmm(p.to(value.dtype), value[0, kv, :last])
+                s = s.float()
+            logsumexp = s.amax(-1) - p.amax(-1).log()  # (batch, stack * rows)
+            sums.a_log_a[at] = (torch.linalg.vecdot(p, s) - logsumexp).view(-1, count)
+            sums.a_dot_keys[at] = (p @ seen).view(-1, count)
+            values = torch.bmm(
+                p if p.dtype == value.dtype else p.to(value.dtype), value[0, kv : kv + batch, :last]
+            )
+            out[at, first:last] = values.view(-1, count, dim)
         take(block[None], first, sums)
     return out.transpose(0, 1)[None].contiguous()

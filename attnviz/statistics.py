@@ -19,12 +19,12 @@ _TINY = float(np.finfo(np.float32).tiny)  # the smallest normal float32
 
 @dataclass
 class RowSums:
-    """Row sums of a block, (heads, rows) each, from whoever computed the block more cheaply
-    than `add_block` would from the weights (attnviz.softmax_rows: from the scores)."""
+    """Row sums of a block of weights that its producer computed more cheaply than
+    `add_block` would from the weights (attnviz.softmax_rows: from the scores)."""
 
-    mass: torch.Tensor  # sum_j a_ij
-    a_log_a: torch.Tensor  # sum_j a_ij log a_ij
-    a_dot_keys: torch.Tensor  # sum_j a_ij j
+    mass: torch.Tensor  # (heads, rows): sum_j a_ij
+    a_log_a: torch.Tensor  # (heads, rows): sum_j a_ij log a_ij
+    a_dot_keys: torch.Tensor  # (heads, rows): sum_j a_ij j
 
 
 def head_statistics(

@@ -336,7 +336,7 @@ def test_plain_softmax_attention_gives_the_family_eager_numbers(
 
     model, tokenizer = demo_model("smollm2")
     prompt, settings = CASES["smollm2"][1], ExtractConfig(**LONG, full_layers=[-1])
-    monkeypatch.setitem(rows.HEAD_BY_HEAD, "cpu", head_by_head)
+    monkeypatch.setitem(rows.ONE_HEAD, "cpu", head_by_head)
     monkeypatch.setattr(rows, "ROWS_CPU", 5)  # several blocks of rows
     monkeypatch.setattr(rows, "BYTES_GPU", 4 * 9 * 5 * 40)
     fused = extract_record(model, tokenizer, prompt, "decoder", settings, {})["reduced"]["self"]
