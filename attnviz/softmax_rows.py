@@ -30,7 +30,7 @@ from attnviz.statistics import RowSums
 # model types whose eager attention is softmax(q k^T * scaling + mask) v, keys and values
 # repeated per group of query heads (llama's `eager_attention_forward` and its copies)
 PLAIN_FAMILIES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
-ROWS_CPU = 128  # query rows a block on the CPU
+ROWS_CPU = 256  # query rows a block on the CPU: a head's scores stay in cache, blocks stay few
 BYTES_GPU = 256 * 2**20  # fp32 weights of all heads a block on a GPU
 ONE_HEAD = {"cpu": True}  # device type -> one head at a time (its blocks stay in cache)
 
