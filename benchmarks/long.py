@@ -23,6 +23,7 @@ extract_s <= 1.5 x floor_s, both maxdiffs <= 1e-3.
 
     python benchmarks/long.py                    # N = 1024, 4096, 8192
     python benchmarks/long.py --n 1024 2048
+    OMP_NUM_THREADS=1 python benchmarks/long.py  # one thread for the floor and extraction alike
 """
 
 from __future__ import annotations
