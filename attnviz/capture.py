@@ -155,6 +155,7 @@ class AttentionCapture:
             handle.remove()
         self._handles.clear()
         ACTIVE.reset(self._token)
+        self.masks.clear()  # the forward pass's masks are not kept past it
         self.model.set_attn_implementation(self._implementation)
         if exc[0] is None:
             self.rerun = any(self.calls.get(s, 0) > n for s, n in self.counts.items())
