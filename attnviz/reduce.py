@@ -233,6 +233,8 @@ class SectionReducer:
         hold a new top cell (each of the k largest blocks holds a cell at least that high),
         so only their cells are read: a few of a long row's thousands."""
         values = self.state["top_values"][slot, which]  # (heads, top)
+        if bool((pooled.flatten(1).amax(-1) < values[:, -1]).all()):
+            return  # no cell of the chunk reaches any head's running top
         index = self.state["top_index"][slot, which]
         heads, rows, width = block.shape
         top = values.shape[-1]
