@@ -27,6 +27,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 
 import torch
 
@@ -199,6 +200,19 @@ class AttentionCapture:
             return False
         rows, cols = self.positions[0][self._section[id(module)]]
         return not self.selection.head_mean and len(rows) == len(cols) == int(rows[-1]) + 1
+
+    def folder(self, module, heads: int):
+        """For a `whole` long prompt: the `fold` of its reducer (attnviz.reduce) bound to the
+        layer that is running, which reads each head's weights while they are in cache; None
+        when that layer is not kept."""
+        section = self._section[id(module)]
+        layer = self.calls[section] - 1
+        if layer not in self.layers[section]:
+            return None
+        self.heads[section], self._head_counts[section] = list(range(heads)), heads
+        n = len(self.positions[0][section][0])
+        reducer = self._reducer(0, section, heads, (n, n))
+        return partial(reducer.fold, self.layers[section].index(layer))
 
     def take(self, module, weights: torch.Tensor, start: int, given=None) -> None:
         """Store rows start:start+rows of the current layer's weights (batch, heads, rows, k)

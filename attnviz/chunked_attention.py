@@ -48,8 +48,9 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
     if capture.whole(module) and plain_softmax(
         module, query, key, attention_mask, kwargs, capture.masks
     ):
-        take = partial(capture.take, module)
-        return softmax_attention(query, key, value, attention_mask, kwargs["scaling"], take), None
+        take, fold = partial(capture.take, module), capture.folder(module, query.shape[1])
+        scaling = kwargs["scaling"]
+        return softmax_attention(query, key, value, attention_mask, scaling, take, fold), None
     batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
     budget = CHUNK_BYTES.get(query.device.type, CHUNK_BYTES["cpu"])
     step = max(1, budget // (4 * batch * heads * key.shape[2]))

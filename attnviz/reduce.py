@@ -146,6 +146,17 @@ def long_spec(settings, kept: dict, architecture: str, segments: dict, special, 
     )
 
 
+@dataclass
+class Folded:
+    """What `SectionReducer.fold` has read of one block of rows so far."""
+
+    slot: int
+    first: int
+    row_maxima: torch.Tensor  # (heads, pieces, w): the maximum of each row piece
+    mean: torch.Tensor  # (rows, w): the head mean, of the heads folded so far
+    heads: int = 0
+
+
 class SectionReducer:
     """The accumulators of one section of one prompt: `add` a chunk of rows, then `result`."""
 
@@ -156,11 +167,13 @@ class SectionReducer:
         self.q, self.k = shape
         row_cuts, col_cuts = spec.cuts.get(section, ((), ()))
         self.rows = pooling_axis(self.q, spec.map_size, row_cuts)
+        self.row_edge_list = self.rows.edges.tolist()
         self.cols = pooling_axis(self.k, spec.map_size, col_cuts)
         self.heads, self.causal = heads, spec.causal[section]
         self.source_end = spec.source_end if section == "self" else None
         self.full_slots, self.full_heads = full
         self.state: dict[str, torch.Tensor] | None = None
+        self._folded: Folded | None = None  # the block `fold` is filling
 
     def _allocate(self, device, dtype) -> None:
         layers, heads, mq, mk = len(self.layers), self.heads, self.rows.blocks, self.cols.blocks
@@ -180,11 +193,37 @@ class SectionReducer:
             shape = (layers, heads, self.q - self.source_end, self.k)
             self.state["generated"] = torch.zeros(shape, dtype=dtype, **zeros)
         self.col_edges = self.cols.edges.to(device)
-        self.row_edge_list = self.rows.edges.tolist()
         self.sums = row_sums(layers, heads, device)
         self.log_allowed, self.special = stream_inputs(
             self.q, self.k, self.causal, self.spec.special.get(self.section), device
         )
+
+    def _spans(self, first: int, rows: int) -> list[tuple[int, int]]:
+        """Rows first..first + rows cut at the row blocks' edges: (start, end) of each piece,
+        counted from `first`."""
+        edges = self.row_edge_list
+        cuts = [first, *(e for e in edges if first < e < first + rows), first + rows]
+        return [(a - first, b - first) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
+
+    def fold(self, slot: int, heads: slice, weights: torch.Tensor, first: int) -> None:
+        """Read query heads `heads` of rows first.. of stored layer `slot` (`weights`: (heads,
+        rows, w) float32) as soon as they exist, while they are in cache, for what `add` would
+        read every weight of the whole block for: each row piece's maximum, and the heads'
+        share of the head mean. The next `add`, of the same rows, uses them once every head
+        is in. Heads come in order."""
+        count, rows, width = weights.shape
+        if heads.start == 0:
+            pieces = len(self._spans(first, rows))
+            maxima = weights.new_empty(self.heads, pieces, width)  # (heads, pieces, w)
+            self._folded = Folded(slot, first, maxima, weights.new_empty(rows, width))
+        folded = self._folded
+        folded.row_maxima[heads] = pool_rows(weights, self._spans(first, rows), "amax")
+        share = weights[0] if count == 1 else weights.sum(0)  # (rows, w)
+        if heads.start == 0:
+            torch.mul(share, 1 / self.heads, out=folded.mean)
+        else:
+            folded.mean.add_(share, alpha=1 / self.heads)
+        folded.heads += count
 
     def add(self, slot: int, block: torch.Tensor, first: int, dtype: torch.dtype, given=None):
         """Fold rows first.. of stored layer `slot`: `block` (heads, rows, w), w <= k, and its
@@ -197,16 +236,22 @@ class SectionReducer:
             self.sums, slot, block, first, self.log_allowed, self.special, self.source_end,
             self.causal, given,
         )  # fmt: skip
-        # the head mean as a matrix product: far faster than a reduction over dim 0 on a CPU
-        heads = torch.full((1, self.heads), 1 / self.heads, device=block.device)
-        mean = (heads @ block.reshape(self.heads, -1)).view(rows, width)  # (rows, w)
         # the chunk's rows cut at the row blocks' edges: pieces pooled over rows first (a
         # maximum of whole rows, cheap), then over columns (a pooling kernel on 1/f the data)
+        spans = self._spans(first, rows)
+        folded, self._folded = self._folded, None
+        if folded is not None and (folded.slot, folded.first, folded.heads) == (
+            slot, first, self.heads,
+        ):  # fmt: skip
+            mean, row_maxima = folded.mean, folded.row_maxima
+        else:  # the head mean as a matrix product: far faster than a sum over dim 0 on a CPU
+            heads = torch.full((1, self.heads), 1 / self.heads, device=block.device)
+            mean = (heads @ block.reshape(self.heads, -1)).view(rows, width)  # (rows, w)
+            row_maxima = pool_rows(block, spans, "amax")  # (heads, pieces, w)
         edges = self.row_edge_list
-        cuts = [first, *(e for e in edges if first < e < first + rows), first + rows]
-        spans = [(a - first, b - first) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
-        ids = torch.tensor([bisect_right(edges, a) - 1 for a in cuts[:-1]], device=block.device)
-        pooled = pool_columns(pool_rows(block, spans, "amax"), self.cols, True)  # (heads, p, mk)
+        ids = [bisect_right(edges, first + a) - 1 for a, _ in spans]
+        ids = torch.tensor(ids, device=block.device)
+        pooled = pool_columns(row_maxima, self.cols, True)  # (heads, pieces, mk)
         pooled_mean = pool_columns(pool_rows(mean, spans, "amax"), self.cols, True)  # (p, mk)
         sums = pool_rows(mean, spans, "sum")  # (pieces, w)
         state = self.state

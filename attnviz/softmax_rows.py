@@ -81,11 +81,14 @@ def softmax_attention(
     mask: torch.Tensor,
     scaling: float,
     take: Callable[[torch.Tensor, int, RowSums], None],
+    fold: Callable[[slice, torch.Tensor, int], None] | None = None,
 ) -> torch.Tensor:
     """softmax(q k^T scaling + mask) v for an exactly causal `mask` (1, 1, n, n); q (1, heads,
     n, dim), k and v (1, kv heads, n, dim). Each block's weights (1, heads, rows, keys seen)
     and row sums go to `take(weights, first row, sums)` at once (the weights' buffer is reused
-    by the next block). Returns the output as eager attention does: (1, n, heads, dim)."""
+    by the next block); before that, `fold(query heads, their weights (heads, rows, keys),
+    first row)` gets each product's weights while they are still in cache. Returns the output
+    as eager attention does: (1, n, heads, dim)."""
     _, heads, n, dim = query.shape
     kv_heads = key.shape[1]
     per_key = heads // kv_heads  # query heads per key head
@@ -93,12 +96,20 @@ def softmax_attention(
     # units: (first query head, first key head, key heads) of each product
     if ONE_HEAD.get(device.type, False):
         units, stack, rows = [(h, h // per_key, 1) for h in range(heads)], 1, ROWS_CPU
+        # a head's rows of the (1, n, heads, dim) projections are strided: copied once a
+        # layer, they make every product of the layer faster
+        query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
     else:  # a key head's query heads stacked, all key heads in one batched product
         units, stack, rows = [(0, 0, kv_heads)], per_key, max(1, BYTES_GPU // (4 * heads * n))
     rows = min(rows, n)
-    out = query.new_empty(heads, n, dim)  # (heads, n, dim)
+    onednn = ONEDNN if stack == 1 and _onednn_fits(query, units) else None
+    out = query.new_empty(n, heads, dim)  # (n, heads, dim): the layout eager attention returns
     weights = torch.empty(heads * rows * n, device=device)  # fp32, reused by every block
-    scores = torch.empty(units[0][2] * stack * rows * n, device=device, dtype=query.dtype)
+    scores = (
+        None
+        if onednn
+        else torch.empty(units[0][2] * stack * rows * n, device=device, dtype=query.dtype)
+    )
     positions = torch.arange(n, device=device, dtype=torch.float32)
     for first in range(0, n, rows):
         last = min(n, first + rows)
@@ -114,8 +125,12 @@ def softmax_attention(
         for head, kv, batch in units:
             at = slice(head, head + batch * stack)  # the unit's query heads
             q = query[0, at, first:last].reshape(batch, stack * count, dim)
-            s = scores[: batch * stack * count * last].view(batch, stack * count, last)
-            torch.baddbmm(s, q, key[0, kv : kv + batch, :last].mT, beta=0, alpha=scaling, out=s)
+            if onednn:  # one head: (1, rows, keys), then scaled as the eager function does
+                s = onednn(q[0], key[0, kv, :last], None, "none", [], "").mul_(scaling)[None]
+            else:
+                s = scores[: batch * stack * count * last].view(batch, stack * count, last)
+                product = key[0, kv : kv + batch, :last].mT
+                torch.baddbmm(s, q, product, beta=0, alpha=scaling, out=s)
             s.view(-1, count, last)[..., first:] += square  # the rest of each row is 0
             p = block[at].view(batch, stack * count, last)  # (batch, stack * rows, keys)
             if s.dtype == torch.float32:
@@ -123,12 +138,42 @@ def softmax_attention(
             else:
                 p.copy_(torch.softmax(s, -1, dtype=torch.float32))
                 s = s.float()
+            if fold is not None:
+                fold(at, p.view(-1, count, last), first)
             logsumexp = s.amax(-1) - p.amax(-1).log()  # (batch, stack * rows)
-            sums.a_log_a[at] = (torch.linalg.vecdot(p, s) - logsumexp).view(-1, count)
+            p_s = torch.einsum("bij,bij->bi", p, s)  # row dot products: a batched matmul
+            sums.a_log_a[at] = (p_s - logsumexp).view(-1, count)
             sums.a_dot_keys[at] = (p @ seen).view(-1, count)
-            values = torch.bmm(
-                p if p.dtype == value.dtype else p.to(value.dtype), value[0, kv : kv + batch, :last]
-            )
-            out[at, first:last] = values.view(-1, count, dim)
+            p_v = p if p.dtype == value.dtype else p.to(value.dtype)
+            if onednn:
+                out[first:last, head] = onednn(p_v[0], value[0, kv, :last].T, None, "none", [], "")
+            else:
+                values = torch.bmm(p_v, value[0, kv : kv + batch, :last])
+                out[first:last, at] = values.view(-1, count, dim).transpose(0, 1)
         take(block[None], first, sums)
-    return out.transpose(0, 1)[None].contiguous()
+    return out[None]
+
+
+def _onednn_matmul():
+    """oneDNN's matmul, a @ b.T (torch.ops.mkldnn._linear_pointwise), where this PyTorch has
+    it: on the CPU it multiplies a head's rows and keys faster than MKL's sgemm does (and
+    far faster than either on strided operands, so it gets contiguous ones only)."""
+    if not torch.backends.mkldnn.is_available():
+        return None
+    try:
+        return torch.ops.mkldnn._linear_pointwise
+    except (AttributeError, RuntimeError):
+        return None
+
+
+def _onednn_fits(query: torch.Tensor, units: list) -> bool:
+    """Are this call's products for oneDNN: float32 on the CPU, one key head each?"""
+    return (
+        ONEDNN is not None
+        and query.device.type == "cpu"
+        and query.dtype == torch.float32
+        and all(batch == 1 for _, _, batch in units)
+    )
+
+
+ONEDNN = _onednn_matmul()
