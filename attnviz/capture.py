@@ -97,6 +97,7 @@ class AttentionCapture:
         self._implementation = None
         self._token = None
         self.masks: dict = {}  # id(mask) -> (mask, exactly causal?), for attnviz.softmax_rows
+        self.buffers: dict = {}  # name -> tensor, attnviz.softmax_rows's from layer to layer
 
     def __enter__(self):
         counts: dict[str, int] = {}
@@ -156,7 +157,8 @@ class AttentionCapture:
             handle.remove()
         self._handles.clear()
         ACTIVE.reset(self._token)
-        self.masks.clear()  # the forward pass's masks are not kept past it
+        self.masks.clear()  # the forward pass's masks and working memory are not kept past it
+        self.buffers.clear()
         self.model.set_attn_implementation(self._implementation)
         if exc[0] is None:
             self.rerun = any(self.calls.get(s, 0) > n for s, n in self.counts.items())

@@ -50,7 +50,10 @@ def chunked_eager_attention(module, query, key, value, attention_mask, **kwargs)
     ):
         take, fold = partial(capture.take, module), capture.folder(module, query.shape[1])
         scaling = kwargs["scaling"]
-        return softmax_attention(query, key, value, attention_mask, scaling, take, fold), None
+        out = softmax_attention(
+            query, key, value, attention_mask, scaling, take, fold, capture.buffers
+        )
+        return out, None
     batch, heads, q, _ = query.shape  # (batch, heads, q, head_dim)
     budget = CHUNK_BYTES.get(query.device.type, CHUNK_BYTES["cpu"])
     step = max(1, budget // (4 * batch * heads * key.shape[2]))

@@ -174,6 +174,7 @@ class SectionReducer:
         self.full_slots, self.full_heads = full
         self.state: dict[str, torch.Tensor] | None = None
         self._folded: Folded | None = None  # the block `fold` is filling
+        self._memory: torch.Tensor | None = None  # its head mean's, reused
 
     def _allocate(self, device, dtype) -> None:
         layers, heads, mq, mk = len(self.layers), self.heads, self.rows.blocks, self.cols.blocks
@@ -215,7 +216,10 @@ class SectionReducer:
         if heads.start == 0:
             pieces = len(self._spans(first, rows))
             maxima = weights.new_empty(self.heads, pieces, width)  # (heads, pieces, w)
-            self._folded = Folded(slot, first, maxima, weights.new_empty(rows, width))
+            if self._memory is None or self._memory.numel() < rows * width:
+                self._memory = weights.new_empty(rows * self.k)  # every block's head mean
+            mean = self._memory[: rows * width].view(rows, width)
+            self._folded = Folded(slot, first, maxima, mean)
         folded = self._folded
         folded.row_maxima[heads] = pool_rows(weights, self._spans(first, rows), "amax")
         share = weights[0] if count == 1 else weights.sum(0)  # (rows, w)

@@ -21,6 +21,7 @@ dtype); each block goes to the capture's reducer (attnviz.reduce) as soon as it 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 
 import torch
@@ -82,13 +83,16 @@ def softmax_attention(
     scaling: float,
     take: Callable[[torch.Tensor, int, RowSums], None],
     fold: Callable[[slice, torch.Tensor, int], None] | None = None,
+    buffers: dict | None = None,
 ) -> torch.Tensor:
     """softmax(q k^T scaling + mask) v for an exactly causal `mask` (1, 1, n, n); q (1, heads,
     n, dim), k and v (1, kv heads, n, dim). Each block's weights (1, heads, rows, keys seen)
     and row sums go to `take(weights, first row, sums)` at once (the weights' buffer is reused
     by the next block); before that, `fold(query heads, their weights (heads, rows, keys),
-    first row)` gets each product's weights while they are still in cache. Returns the output
-    as eager attention does: (1, n, heads, dim)."""
+    first row)` gets each product's weights while they are still in cache. `buffers` keeps
+    the working tensors from one layer to the next (fresh memory costs a page fault per 4 KiB).
+    Returns the output as eager attention does: (1, n, heads, dim)."""
+    buffers = {} if buffers is None else buffers
     _, heads, n, dim = query.shape
     kv_heads = key.shape[1]
     per_key = heads // kv_heads  # query heads per key head
@@ -98,18 +102,19 @@ def softmax_attention(
         units, stack, rows = [(h, h // per_key, 1) for h in range(heads)], 1, ROWS_CPU
         # a head's rows of the (1, n, heads, dim) projections are strided: copied once a
         # layer, they make every product of the layer faster
-        query, key, value = query.contiguous(), key.contiguous(), value.contiguous()
+        query, key, value = (
+            _reused(buffers, name, t.shape, t.dtype, t.device).copy_(t)
+            for name, t in (("query", query), ("key", key), ("value", value))
+        )
     else:  # a key head's query heads stacked, all key heads in one batched product
         units, stack, rows = [(0, 0, kv_heads)], per_key, max(1, BYTES_GPU // (4 * heads * n))
     rows = min(rows, n)
     onednn = ONEDNN if stack == 1 and _onednn_fits(query, units) else None
     out = query.new_empty(n, heads, dim)  # (n, heads, dim): the layout eager attention returns
-    weights = torch.empty(heads * rows * n, device=device)  # fp32, reused by every block
-    scores = (
-        None
-        if onednn
-        else torch.empty(units[0][2] * stack * rows * n, device=device, dtype=query.dtype)
-    )
+    weights = _reused(buffers, "weights", (heads * rows * n,), torch.float32, device)
+    if not onednn:  # the products' output, reused by every block
+        size = (units[0][2] * stack * rows * n,)
+        scores = _reused(buffers, "scores", size, query.dtype, device)
     positions = torch.arange(n, device=device, dtype=torch.float32)
     for first in range(0, n, rows):
         last = min(n, first + rows)
@@ -152,6 +157,16 @@ def softmax_attention(
                 out[first:last, at] = values.view(-1, count, dim).transpose(0, 1)
         take(block[None], first, sums)
     return out[None]
+
+
+def _reused(buffers: dict, name: str, shape, dtype: torch.dtype, device) -> torch.Tensor:
+    """An uninitialised tensor of `shape` made from the memory of `buffers[name]`, which is
+    made (or made larger) first where it does not hold enough."""
+    size = math.prod(shape)
+    held = buffers.get(name)
+    if held is None or held.numel() < size or (held.dtype, held.device) != (dtype, device):
+        held = buffers[name] = torch.empty(size, dtype=dtype, device=device)
+    return held[:size].view(shape)
 
 
 def _onednn_matmul():
