@@ -22,7 +22,7 @@ when the forward pass ends:
 from __future__ import annotations
 
 import math
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -203,7 +203,8 @@ class SectionReducer:
         """Rows first..first + rows cut at the row blocks' edges: (start, end) of each piece,
         counted from `first`."""
         edges = self.row_edge_list
-        cuts = [first, *(e for e in edges if first < e < first + rows), first + rows]
+        inside = edges[bisect_right(edges, first) : bisect_left(edges, first + rows)]
+        cuts = [first, *inside, first + rows]
         return [(a - first, b - first) for a, b in zip(cuts[:-1], cuts[1:], strict=True)]
 
     def fold(self, slot: int, heads: slice, weights: torch.Tensor, first: int) -> None:

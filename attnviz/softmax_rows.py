@@ -11,9 +11,11 @@ function, because it can do the same work with less memory traffic:
 - on the CPU each head is computed alone, in buffers reused by every block, so that its scores
   and weights are still in the cache when they are read again; on a GPU all heads at once;
 - the row sums of the statistics come from the scores, not from more passes over the weights:
-  sum_j p_ij log p_ij = sum_j p_ij s_ij - logsumexp(s_i), where logsumexp(s_i) = max s_i -
-  log(max p_i) (softmax gives the row's largest weight as exp(0) / z), and sum_j p_ij j is a
-  matrix-vector product (attnviz.statistics.RowSums).
+  sum_j p_ij log p_ij = sum_j p_ij s_ij - logsumexp(s_i), where logsumexp(s_i) = s_ii -
+  log p_ii (p_ii = exp(s_ii - logsumexp(s_i)): each row's weight of its own key), and
+  sum_j p_ij j is a matrix-vector product (attnviz.statistics.RowSums);
+- on the CPU the products of a head go through oneDNN's matmul, on contiguous copies of the
+  layer's queries (scaled as they are copied), keys and values.
 
 The weights are those of the eager function (the same products, mask and softmax in the same
 dtype); each block goes to the capture's reducer (attnviz.reduce) as soon as it exists.
@@ -33,7 +35,10 @@ from attnviz.statistics import RowSums
 PLAIN_FAMILIES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 ROWS_CPU = 256  # query rows a block on the CPU: a head's scores stay in cache, blocks stay few
 BYTES_GPU = 256 * 2**20  # fp32 weights of all heads a block on a GPU
-ONE_HEAD = {"cpu": True}  # device type -> one head at a time (its blocks stay in cache)
+ONE_HEAD = {"cpu": True}
+TINY = (
+    torch.finfo(torch.float32).tiny
+)  # the smallest normal float32  # device type -> one head at a time (its blocks stay in cache)
 
 
 def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool:
@@ -101,11 +106,13 @@ def softmax_attention(
     if ONE_HEAD.get(device.type, False):
         units, stack, rows = [(h, h // per_key, 1) for h in range(heads)], 1, ROWS_CPU
         # a head's rows of the (1, n, heads, dim) projections are strided: copied once a
-        # layer, they make every product of the layer faster
-        query, key, value = (
-            _reused(buffers, name, t.shape, t.dtype, t.device).copy_(t)
-            for name, t in (("query", query), ("key", key), ("value", value))
-        )
+        # layer, they make every product of the layer faster; the queries are scaled as they
+        # are copied (as sdpa does; exactly the eager scores for a power-of-two scaling, such
+        # as 1/8 for heads of 64)
+        query = torch.mul(query, scaling, out=_reused(buffers, "query", *_like(query)))
+        key = _reused(buffers, "key", *_like(key)).copy_(key)
+        value = _reused(buffers, "value", *_like(value)).copy_(value)
+        scaling = 1.0
     else:  # a key head's query heads stacked, all key heads in one batched product
         units, stack, rows = [(0, 0, kv_heads)], per_key, max(1, BYTES_GPU // (4 * heads * n))
     rows = min(rows, n)
@@ -130,8 +137,8 @@ def softmax_attention(
         for head, kv, batch in units:
             at = slice(head, head + batch * stack)  # the unit's query heads
             q = query[0, at, first:last].reshape(batch, stack * count, dim)
-            if onednn:  # one head: (1, rows, keys), then scaled as the eager function does
-                s = onednn(q[0], key[0, kv, :last], None, "none", [], "").mul_(scaling)[None]
+            if onednn:  # one head: (1, rows, keys)
+                s = onednn(q[0], key[0, kv, :last], None, "none", [], "")[None]
             else:
                 s = scores[: batch * stack * count * last].view(batch, stack * count, last)
                 product = key[0, kv : kv + batch, :last].mT
@@ -145,9 +152,9 @@ def softmax_attention(
                 s = s.float()
             if fold is not None:
                 fold(at, p.view(-1, count, last), first)
-            logsumexp = s.amax(-1) - p.amax(-1).log()  # (batch, stack * rows)
+            logsumexp = _logsumexp(s.view(-1, count, last), p.view(-1, count, last), first)
             p_s = torch.einsum("bij,bij->bi", p, s)  # row dot products: a batched matmul
-            sums.a_log_a[at] = (p_s - logsumexp).view(-1, count)
+            sums.a_log_a[at] = p_s.view(-1, count) - logsumexp
             sums.a_dot_keys[at] = (p @ seen).view(-1, count)
             p_v = p if p.dtype == value.dtype else p.to(value.dtype)
             if onednn:
@@ -159,6 +166,17 @@ def softmax_attention(
     return out[None]
 
 
+def _logsumexp(scores: torch.Tensor, weights: torch.Tensor, first: int) -> torch.Tensor:
+    """log sum_j exp(s_ij) of rows first.. ((heads, rows, keys) scores and their softmax
+    weights) from the weight of each row's own key, which every causal row sees: s_ii -
+    log p_ii; from the row's largest score and weight (max s_i - log max p_i, another pass
+    over both) where an own weight is below the smallest normal float."""
+    own = weights.diagonal(first, -2, -1)  # (heads, rows)
+    if bool((own >= TINY).all()):
+        return scores.diagonal(first, -2, -1) - own.log()
+    return scores.amax(-1) - weights.amax(-1).log()
+
+
 def _reused(buffers: dict, name: str, shape, dtype: torch.dtype, device) -> torch.Tensor:
     """An uninitialised tensor of `shape` made from the memory of `buffers[name]`, which is
     made (or made larger) first where it does not hold enough."""
@@ -167,6 +185,10 @@ def _reused(buffers: dict, name: str, shape, dtype: torch.dtype, device) -> torc
     if held is None or held.numel() < size or (held.dtype, held.device) != (dtype, device):
         held = buffers[name] = torch.empty(size, dtype=dtype, device=device)
     return held[:size].view(shape)
+
+
+def _like(tensor: torch.Tensor) -> tuple:
+    return tensor.shape, tensor.dtype, tensor.device
 
 
 def _onednn_matmul():
