@@ -214,15 +214,15 @@ class SectionReducer:
         share of the head mean. The next `add`, of the same rows, uses them once every head
         is in. Heads come in order."""
         count, rows, width = weights.shape
+        spans = self._spans(first, rows)
         if heads.start == 0:
-            pieces = len(self._spans(first, rows))
-            maxima = weights.new_empty(self.heads, pieces, width)  # (heads, pieces, w)
+            maxima = weights.new_empty(self.heads, len(spans), width)  # (heads, pieces, w)
             if self._memory is None or self._memory.numel() < rows * width:
                 self._memory = weights.new_empty(rows * self.k)  # every block's head mean
             mean = self._memory[: rows * width].view(rows, width)
             self._folded = Folded(slot, first, maxima, mean)
         folded = self._folded
-        folded.row_maxima[heads] = pool_rows(weights, self._spans(first, rows), "amax")
+        folded.row_maxima[heads] = pool_rows(weights, spans, "amax")
         share = weights[0] if count == 1 else weights.sum(0)  # (rows, w)
         if heads.start == 0:
             torch.mul(share, 1 / self.heads, out=folded.mean)
@@ -254,8 +254,9 @@ class SectionReducer:
             mean = (heads @ block.reshape(self.heads, -1)).view(rows, width)  # (rows, w)
             row_maxima = pool_rows(block, spans, "amax")  # (heads, pieces, w)
         edges = self.row_edge_list
-        ids = [bisect_right(edges, first + a) - 1 for a, _ in spans]
-        ids = torch.tensor(ids, device=block.device)
+        ids = torch.tensor(
+            [bisect_right(edges, first + a) - 1 for a, _ in spans], device=block.device
+        )
         pooled = pool_columns(row_maxima, self.cols, True)  # (heads, pieces, mk)
         pooled_mean = pool_columns(pool_rows(mean, spans, "amax"), self.cols, True)  # (p, mk)
         sums = pool_rows(mean, spans, "sum")  # (pieces, w)
