@@ -17,6 +17,10 @@ when the forward pass ends:
 - the exact top `top_cells` cells of every head and of the head mean (a running top-k);
 - in full: the rows of generated tokens (few rows x N, exact), and the layers x heads a
   config names (`extract.full_layers`, `extract.full_heads`).
+
+A producer that computes a block one head at a time (attnviz.softmax_rows on the CPU) hands
+each head's weights to `fold` while they are still in cache; `add` then reads what it needs
+of every weight (row maxima, the head mean) from what `fold` kept instead of from memory.
 """
 
 from __future__ import annotations
