@@ -17,8 +17,9 @@ function, because it can do the same work with less memory traffic:
 - on the CPU the products of a head go through oneDNN's matmul, on contiguous copies of the
   layer's queries (scaled as they are copied), keys and values.
 
-The weights are those of the eager function (the same products, mask and softmax in the same
-dtype); each block goes to the capture's reducer (attnviz.reduce) as soon as it exists.
+The weights are those of the eager function (the same mask and softmax in the same dtype; on
+the CPU the products come from oneDNN, equal to MKL's to rounding); each block goes to the
+capture's reducer (attnviz.reduce) as soon as it exists.
 """
 
 from __future__ import annotations
@@ -35,10 +36,8 @@ from attnviz.statistics import RowSums
 PLAIN_FAMILIES = frozenset({"llama", "mistral", "qwen2", "qwen3"})
 ROWS_CPU = 256  # query rows a block on the CPU: a head's scores stay in cache, blocks stay few
 BYTES_GPU = 256 * 2**20  # fp32 weights of all heads a block on a GPU
-ONE_HEAD = {"cpu": True}
-TINY = (
-    torch.finfo(torch.float32).tiny
-)  # the smallest normal float32  # device type -> one head at a time (its blocks stay in cache)
+ONE_HEAD = {"cpu": True}  # device type -> one head at a time (its blocks stay in cache)
+TINY = torch.finfo(torch.float32).tiny  # the smallest normal float32
 
 
 def plain_softmax(module, query, key, mask, kwargs: dict, checked: dict) -> bool:
@@ -107,8 +106,8 @@ def softmax_attention(
         units, stack, rows = [(h, h // per_key, 1) for h in range(heads)], 1, ROWS_CPU
         # a head's rows of the (1, n, heads, dim) projections are strided: copied once a
         # layer, they make every product of the layer faster; the queries are scaled as they
-        # are copied (as sdpa does; exactly the eager scores for a power-of-two scaling, such
-        # as 1/8 for heads of 64)
+        # are copied (as sdpa does; for a power-of-two scaling, such as 1/8 for heads of 64,
+        # that changes no bit)
         query = torch.mul(query, scaling, out=_reused(buffers, "query", *_like(query)))
         key = _reused(buffers, "key", *_like(key)).copy_(key)
         value = _reused(buffers, "value", *_like(value)).copy_(value)
@@ -193,8 +192,8 @@ def _like(tensor: torch.Tensor) -> tuple:
 
 def _onednn_matmul():
     """oneDNN's matmul, a @ b.T (torch.ops.mkldnn._linear_pointwise), where this PyTorch has
-    it: on the CPU it multiplies a head's rows and keys faster than MKL's sgemm does (and
-    far faster than either on strided operands, so it gets contiguous ones only)."""
+    it: on the CPU it multiplies a head's rows and keys faster than MKL's sgemm does (it is
+    very slow on strided operands: it gets contiguous ones only)."""
     if not torch.backends.mkldnn.is_available():
         return None
     try:
