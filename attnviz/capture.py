@@ -208,13 +208,18 @@ class AttentionCapture:
         layer that is running, which reads each head's weights while they are in cache; None
         when that layer is not kept."""
         section = self._section[id(module)]
-        layer = self.calls[section] - 1
-        if layer not in self.layers[section]:
+        slot = self._slot(section)
+        if slot is None:
             return None
         self.heads[section], self._head_counts[section] = list(range(heads)), heads
         n = len(self.positions[0][section][0])
-        reducer = self._reducer(0, section, heads, (n, n))
-        return partial(reducer.fold, self.layers[section].index(layer))
+        return partial(self._reducer(0, section, heads, (n, n)).fold, slot)
+
+    def _slot(self, section: str) -> int | None:
+        """Where the layer of `section` whose call is running (or, from outputs, ended) is
+        stored; None when it is not kept."""
+        layer = self.calls[section] - 1
+        return self.layers[section].index(layer) if layer in self.layers[section] else None
 
     def take(self, module, weights: torch.Tensor, start: int, given=None) -> None:
         """Store rows start:start+rows of the current layer's weights (batch, heads, rows, k)
@@ -231,10 +236,9 @@ class AttentionCapture:
             check_weights(
                 self.model.config, weights, least if self.long_prompts else self.keys[section]
             )
-        layer = self.calls[section] - 1  # the call that is running (or, from outputs, ended)
-        if layer not in self.layers[section]:
+        slot = self._slot(section)
+        if slot is None:
             return
-        slot = self.layers[section].index(layer)
         heads = _resolve(self.selection.heads, weights.shape[1], "head", section)
         self.heads[section] = heads
         self._head_counts[section] = weights.shape[1]
@@ -260,7 +264,7 @@ class AttentionCapture:
                 store[section] = torch.zeros(shape, dtype=self.selection.dtype)
             target = store[section][slot][:, slots[0] : slots[-1] + 1]
             target[..., : kept.shape[2]].copy_(kept)  # to storage dtype; keys cut stay zero
-        self._filled.add((section, layer))
+        self._filled.add((section, self.layers[section][slot]))
 
     def _reducer(self, b: int, section: str, heads: int, shape) -> SectionReducer:
         spec = self.long[b]
